@@ -1,0 +1,18 @@
+// Command directory is the directory example connector as a Wasm module.
+// Build it with
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o directory.wasm .
+//
+// The logic lives in package connector, which tests run natively.
+package main
+
+import (
+	"github.com/sluicehq/sluice/connectors-wasm/directory/connector"
+	"github.com/sluicehq/sluice/guest-sdk/sdk"
+)
+
+// init registers the connector: a c-shared (reactor) module runs init
+// functions when instantiated and never runs main.
+func init() { sdk.Register(connector.New()) }
+
+func main() {}

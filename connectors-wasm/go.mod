@@ -1,0 +1,9 @@
+module github.com/sluicehq/sluice/connectors-wasm
+
+go 1.26.0
+
+replace github.com/sluicehq/sluice/guest-sdk => ../guest-sdk
+
+require github.com/sluicehq/sluice/guest-sdk v0.0.0
+
+require github.com/extism/go-pdk v1.1.3 // indirect

@@ -1,0 +1,245 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	extism "github.com/extism/go-sdk"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/sluicehq/sluice/guest-sdk/protocol"
+	"github.com/sluicehq/sluice/hostfns"
+)
+
+// guest runs a connector's exports: a Wasm module, or the same connector
+// code linked natively (benchmarks and tests).
+type guest interface {
+	acquire(ctx context.Context, tenant string, start time.Time, seed [32]byte, fresh bool) (session, error)
+}
+
+// session is one run's hold on a guest: a single instance, whose clock and
+// random source were reset for the run.
+type session interface {
+	call(ctx context.Context, hc *hostfns.Call, export string, input []byte) ([]byte, error)
+	release(ctx context.Context)
+}
+
+// Transport is the host side of the guest ABI, as bytes. *hostfns.Call
+// implements it; the guest SDK's native runner consumes it.
+type Transport interface {
+	HTTP(ctx context.Context, req []byte) []byte
+	Emit(ctx context.Context, batch []byte) []byte
+	Log(ctx context.Context, level protocol.LogLevel, msg string)
+}
+
+// NativeFunc runs one export of a connector linked into the host process.
+// The guest SDK's sdk.Invoke, closed over a connector, is one.
+type NativeFunc func(ctx context.Context, t Transport, export string, input []byte) ([]byte, error)
+
+type nativeGuest struct {
+	fn     NativeFunc
+	limits Limits
+}
+
+func (g *nativeGuest) acquire(context.Context, string, time.Time, [32]byte, bool) (session, error) {
+	return g, nil
+}
+
+func (g *nativeGuest) call(ctx context.Context, hc *hostfns.Call, export string, input []byte) ([]byte, error) {
+	out, err := g.fn(ctx, hc, export, input)
+	if err != nil {
+		return nil, &CallError{Export: export, Kind: ErrGuest, Detail: err.Error()}
+	}
+	if len(out) > g.limits.MaxOutputBytes {
+		return nil, &CallError{Export: export, Kind: ErrOutputTooLarge, Detail: fmt.Sprintf("%d bytes, the cap is %d", len(out), g.limits.MaxOutputBytes)}
+	}
+	return out, nil
+}
+
+func (g *nativeGuest) release(context.Context) {}
+
+// wasmGuest is a compiled module plus the engine's pool.
+type wasmGuest struct {
+	e        *Engine
+	digest   string
+	compiled *extism.CompiledPlugin
+}
+
+// instance is one instantiated module with its own virtual clock, random
+// source and stderr tail.
+type instance struct {
+	plugin *extism.Plugin
+	clock  *vclock
+	rand   *vrand
+	stderr *tail
+	calls  int
+	broken bool
+}
+
+func (inst *instance) close(ctx context.Context) {
+	_ = inst.plugin.Close(ctx)
+}
+
+func (g *wasmGuest) newInstance(ctx context.Context) (*instance, error) {
+	inst := &instance{clock: &vclock{}, rand: &vrand{}, stderr: &tail{max: 2048}}
+	mc := wazero.NewModuleConfig().
+		WithWalltime(inst.clock.walltime, 1).
+		WithNanotime(inst.clock.nanotime, 1).
+		WithRandSource(inst.rand).
+		WithStderr(inst.stderr)
+	p, err := g.compiled.Instance(ctx, extism.PluginInstanceConfig{ModuleConfig: mc})
+	if err != nil {
+		return nil, fmt.Errorf("%w: instantiate: %v", ErrInvalidModule, err)
+	}
+	inst.plugin = p
+	return inst, nil
+}
+
+func (g *wasmGuest) acquire(ctx context.Context, tenant string, start time.Time, seed [32]byte, fresh bool) (session, error) {
+	key := poolKey{tenant: tenant, digest: g.digest}
+	var inst *instance
+	if !fresh {
+		inst = g.e.pool.get(key)
+	}
+	if inst == nil {
+		var err error
+		if inst, err = g.newInstance(ctx); err != nil {
+			return nil, err
+		}
+		g.e.metrics.instances.Inc()
+	}
+	inst.clock.reset(start)
+	inst.rand.reset(seed)
+	return &wasmSession{g: g, key: key, inst: inst, fresh: fresh}, nil
+}
+
+type wasmSession struct {
+	g     *wasmGuest
+	key   poolKey
+	inst  *instance
+	fresh bool
+}
+
+func (s *wasmSession) release(ctx context.Context) {
+	if s.fresh {
+		s.inst.close(ctx)
+		return
+	}
+	s.g.e.pool.put(ctx, s.key, s.inst)
+}
+
+func (s *wasmSession) call(ctx context.Context, hc *hostfns.Call, export string, input []byte) ([]byte, error) {
+	inst := s.inst
+	if inst.broken {
+		return nil, &CallError{Export: export, Kind: ErrTrap, Detail: "instance was stopped by an earlier failure"}
+	}
+	if !inst.plugin.FunctionExists(export) {
+		return nil, &CallError{Export: export, Kind: ErrNotSupported}
+	}
+	limits := s.g.e.limits
+	callCtx, cancel := context.WithTimeout(hostfns.WithCall(ctx, hc), limits.CallTimeout)
+	defer cancel()
+	inst.calls++
+	inst.stderr.reset()
+	began := time.Now()
+	rc, out, err := inst.plugin.CallWithContext(callCtx, export, input)
+	s.g.e.metrics.callSeconds.WithLabelValues(export).Observe(time.Since(began).Seconds())
+	if err != nil || rc != 0 {
+		return nil, s.classify(ctx, callCtx, export, rc, err)
+	}
+	if len(out) > limits.MaxOutputBytes {
+		return nil, &CallError{Export: export, Kind: ErrOutputTooLarge, Detail: fmt.Sprintf("%d bytes, the cap is %d", len(out), limits.MaxOutputBytes)}
+	}
+	return out, nil
+}
+
+// classify turns an Extism/wazero failure into a CallError and marks the
+// instance broken when it can no longer be trusted.
+func (s *wasmSession) classify(ctx, callCtx context.Context, export string, rc uint32, err error) error {
+	inst := s.inst
+	if ctx.Err() != nil {
+		inst.broken = true
+		return fmt.Errorf("%s: %w", export, ctx.Err())
+	}
+	if errors.Is(callCtx.Err(), context.DeadlineExceeded) {
+		inst.broken = true
+		return &CallError{Export: export, Kind: ErrDeadline, Detail: fmt.Sprintf("stopped after %s", s.g.e.limits.CallTimeout), Err: err}
+	}
+	var exit *sys.ExitError
+	trapped := errors.As(err, &exit) || inst.stderr.len() > 0 || isRuntimeError(err)
+	if trapped {
+		inst.broken = true
+		detail := strings.TrimSpace(inst.stderr.String())
+		if detail == "" && err != nil {
+			detail = err.Error()
+		}
+		return &CallError{Export: export, Kind: ErrTrap, Detail: lastLines(detail, 3), Err: err}
+	}
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	if msg == "" {
+		msg = fmt.Sprintf("return code %d", rc)
+	}
+	return &CallError{Export: export, Kind: ErrGuest, Detail: msg}
+}
+
+// isRuntimeError reports whether err came from the Wasm runtime (a trap)
+// rather than from the guest's own error_set.
+func isRuntimeError(err error) bool {
+	if err == nil {
+		return false
+	}
+	m := err.Error()
+	return strings.Contains(m, "wasm error") || strings.Contains(m, "module closed") || strings.Contains(m, "module is closed")
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}
+
+// tail keeps the last max bytes written to it: a guest's stderr, where the
+// Go runtime reports fatal errors such as running out of memory.
+type tail struct {
+	mu  sync.Mutex
+	buf []byte
+	max int
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > t.max {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tail) reset() {
+	t.mu.Lock()
+	t.buf = t.buf[:0]
+	t.mu.Unlock()
+}
+
+func (t *tail) len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.buf)
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf)
+}

@@ -1,0 +1,135 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/sluicehq/sluice/engine"
+	"github.com/sluicehq/sluice/guest-sdk/protocol"
+	"github.com/sluicehq/sluice/manifest"
+	"github.com/sluicehq/sluice/receipt"
+	"github.com/sluicehq/sluice/store"
+)
+
+// home is an opened data folder: the store, the signing key and an
+// engine whose compilation cache lives beside them.
+type home struct {
+	dir    string
+	db     *store.DB
+	key    receipt.Key
+	engine *engine.Engine
+}
+
+type homeOptions struct {
+	allowPrivate bool
+	logger       *slog.Logger
+}
+
+func keyPath(dir string) string { return filepath.Join(dir, "keys", "signing.pem") }
+
+func openHome(dir string, o homeOptions) (*home, error) {
+	if dir == "" {
+		return nil, usageError("--data is required")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	key, err := receipt.LoadOrCreateKey(keyPath(dir), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("signing key: %w", err)
+	}
+	db, err := store.Open(store.Options{Dir: filepath.Join(dir, "store"), Logger: o.logger})
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	eng, err := engine.New(engine.Config{
+		Store:                db,
+		Signer:               receipt.NewSigner(key),
+		CacheDir:             filepath.Join(dir, "cache", "wazero"),
+		Logger:               o.logger,
+		AllowPrivateNetworks: o.allowPrivate,
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &home{dir: dir, db: db, key: key, engine: eng}, nil
+}
+
+func (h *home) close(ctx context.Context) error {
+	return errors.Join(h.engine.Close(ctx), h.db.Close())
+}
+
+// loadModule reads a manifest and a module and loads them.
+func (h *home) loadModule(ctx context.Context, modulePath, manifestPath string) (*engine.Module, error) {
+	m, err := readManifest(manifestPath)
+	if err != nil {
+		return nil, err
+	}
+	wasm, err := os.ReadFile(modulePath)
+	if err != nil {
+		return nil, fmt.Errorf("module: %w", err)
+	}
+	mod, err := h.engine.Load(ctx, wasm, m)
+	if err != nil {
+		return nil, fmt.Errorf("module %s: %w", modulePath, err)
+	}
+	return mod, nil
+}
+
+func readManifest(path string) (*protocol.Manifest, error) {
+	if path == "" {
+		return nil, usageError("--manifest is required")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	m, err := manifest.Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", path, err)
+	}
+	return m, nil
+}
+
+// parsePairs turns repeated k=v flags into a map, naming the flag in the
+// error.
+func parsePairs(flag string, pairs []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, p := range pairs {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || k == "" {
+			return nil, usageError("--%s %q: want key=value", flag, p)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// secretsFromEnv adds SLUICE_SECRET_<NAME> variables (name lower-cased),
+// so secrets need not appear in the process arguments.
+func secretsFromEnv(into map[string]string) {
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		if name, ok := strings.CutPrefix(k, "SLUICE_SECRET_"); ok && name != "" {
+			if _, set := into[strings.ToLower(name)]; !set {
+				into[strings.ToLower(name)] = v
+			}
+		}
+	}
+}
+
+func newLogger(w io.Writer, verbose bool) *slog.Logger {
+	level := slog.LevelWarn
+	if verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}

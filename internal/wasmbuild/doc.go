@@ -1,0 +1,15 @@
+// Package wasmbuild builds Go guest modules (connectors and the defect
+// corpus) into WebAssembly for tests and benchmarks, the way a partner
+// builds them:
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath
+//
+// Builds are cached under <repo>/build/wasm-cache, keyed by a digest of
+// every Go source and go.mod/go.sum of the module and of guest-sdk plus
+// the Go version, so a test binary rebuilds a module only when something
+// that goes into it changed. A build is written to a temporary file and
+// renamed into place, so test binaries that build the same module at the
+// same time never see a partial file.
+//
+// Checking a module's imports is the engine's job, not this package's.
+package wasmbuild

@@ -1,0 +1,284 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Page is what one sync/backfill/webhook page commits, atomically.
+//
+// Connection, and the RunID of every record, may be left empty on the
+// records: they default to Page.Connection and Page.Run.ID. A value that
+// is set and differs is refused.
+type Page struct {
+	Connection string
+	// Run is upserted in the same transaction; Run.ID is required.
+	Run     Run
+	Objects []Object
+	Edges   []Edge
+	Lineage []Lineage
+	// Deletions are entity ids the connector said were deleted. They are
+	// staged under the run and applied only by FinishSnapshot.
+	Deletions []string
+	// Checkpoint is the stream cursor after this page; a zero Checkpoint
+	// (empty Stream) writes none.
+	Checkpoint Checkpoint
+}
+
+// Outcome is what CommitPage did with one object.
+type Outcome int
+
+// Outcomes; the zero value is not an outcome.
+const (
+	OutcomeCreated Outcome = iota + 1 // new to this connection
+	OutcomeUpdated                    // digest differed from the stored one
+	OutcomeSkipped                    // same digest: only marked seen by the run
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case OutcomeCreated:
+		return "created"
+	case OutcomeUpdated:
+		return "updated"
+	case OutcomeSkipped:
+		return "skipped"
+	}
+	return "Outcome(" + strconv.Itoa(int(o)) + ")"
+}
+
+// PageResult counts the outcomes of a page.
+type PageResult struct {
+	Created, Updated, Skipped int
+	Outcomes                  []Outcome // one per Page.Objects, same order
+}
+
+// CommitPage writes a page in one Badger transaction: a crash leaves
+// either all of it or none of it, so a page is never lost or applied
+// twice, and re-committing the same page is harmless (objects come back
+// skipped, edges and lineage overwrite themselves).
+//
+// For each object it reads the type-index entry (digest and seen run):
+// same digest → skipped, and only the index entry is rewritten to mark
+// the object seen by this run; otherwise the object record is written.
+// Every object, skipped or not, gets a payload-manifest entry. Edges,
+// lineage, staged deletions, the checkpoint and the run record are
+// written alongside.
+//
+// Everything is validated before the transaction starts. If the page
+// does not fit in one transaction the error is a *PageTooLargeError
+// (ErrPageTooLarge) and nothing is written.
+func (t *Tenant) CommitPage(ctx context.Context, p Page) (PageResult, error) {
+	if err := ctx.Err(); err != nil {
+		return PageResult{}, err
+	}
+	if err := t.validatePage(&p); err != nil {
+		return PageResult{}, err
+	}
+	res := PageResult{Outcomes: make([]Outcome, len(p.Objects))}
+	err := t.db.update("commit page", func(txn *badger.Txn) error {
+		w := pageWriter{t: t, txn: txn, conn: p.Connection, run: p.Run.ID}
+		w.enc = json.NewEncoder(&w.a)
+		w.enc.SetEscapeHTML(false)
+		for i := range p.Objects {
+			out, err := w.object(p.Objects[i])
+			if err != nil {
+				return inField("objects", i, err)
+			}
+			res.Outcomes[i] = out
+		}
+		for i := range p.Edges {
+			if err := w.edge(p.Edges[i]); err != nil {
+				return inField("edges", i, err)
+			}
+		}
+		for i := range p.Lineage {
+			if err := w.lineage(p.Lineage[i]); err != nil {
+				return inField("lineage", i, err)
+			}
+		}
+		for _, e := range p.Deletions {
+			if err := txn.Set(w.a.key(t.prefix, kStaged, w.run, e), nil); err != nil {
+				return err
+			}
+		}
+		if p.Checkpoint.Stream != "" {
+			c := p.Checkpoint
+			c.normalize()
+			if err := w.setJSON(w.a.key(t.prefix, kCheckpoint, c.Connection, c.Kind, c.Stream), &c); err != nil {
+				return err
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return t.putRunTxn(txn, p.Run)
+	})
+	if errors.Is(err, badger.ErrTxnTooBig) {
+		return PageResult{}, &PageTooLargeError{
+			Objects: len(p.Objects), Edges: len(p.Edges), Lineage: len(p.Lineage),
+			Deletions: len(p.Deletions), Err: badger.ErrTxnTooBig,
+		}
+	}
+	if err != nil {
+		return PageResult{}, err
+	}
+	for _, o := range res.Outcomes {
+		switch o {
+		case OutcomeCreated:
+			res.Created++
+		case OutcomeUpdated:
+			res.Updated++
+		case OutcomeSkipped:
+			res.Skipped++
+		}
+	}
+	return res, nil
+}
+
+// pageWriter holds the per-transaction state of CommitPage. Keys and
+// values live in its arena until the transaction ends.
+type pageWriter struct {
+	t         *Tenant
+	txn       *badger.Txn
+	conn, run string
+	a         arena
+	enc       *json.Encoder
+}
+
+// setJSON encodes v into the arena and sets it. Only outside input can
+// fail to encode (Object.Data that is not JSON, a time past year 9999),
+// so an encoding failure is a ValidationError.
+func (w *pageWriter) setJSON(key []byte, v any) error {
+	if err := w.enc.Encode(v); err != nil {
+		if o, ok := v.(*Object); ok && !json.Valid(o.Data) {
+			return invalid("data", string(o.Data), "is not valid JSON")
+		}
+		return invalid("record", "", err.Error())
+	}
+	return w.txn.Set(key, w.a.last[:len(w.a.last)-1]) // drop Encode's '\n'
+}
+
+func (w *pageWriter) object(o Object) (Outcome, error) {
+	p := w.t.prefix
+	if o.Connection == "" {
+		o.Connection = w.conn
+	}
+	if o.RunID == "" {
+		o.RunID = w.run
+	}
+	o.normalize()
+	idx := w.a.key(p, kTypeIndex, w.conn, o.Type, o.EntityID)
+	out := OutcomeCreated
+	item, err := w.txn.Get(idx)
+	switch {
+	case err == nil:
+		out = OutcomeUpdated
+		if err := item.Value(func(v []byte) error {
+			if sameDigest(v, o.Digest) {
+				out = OutcomeSkipped
+			}
+			return nil
+		}); err != nil {
+			return 0, err
+		}
+	case !errors.Is(err, badger.ErrKeyNotFound):
+		return 0, err
+	}
+	if out != OutcomeSkipped {
+		if err := w.setJSON(w.a.key(p, kObject, o.EntityID), &o); err != nil {
+			return 0, err
+		}
+	}
+	if out == OutcomeCreated {
+		if err := w.txn.Set(w.a.key(p, kMember, o.EntityID, w.conn), w.a.quoted(o.Type)); err != nil {
+			return 0, err
+		}
+	}
+	if err := w.txn.Set(idx, w.indexValue(o.Digest)); err != nil {
+		return 0, err
+	}
+	return out, w.txn.Set(w.a.key(p, kManifest, w.run, o.EntityID), w.a.quoted(o.Digest))
+}
+
+func (w *pageWriter) edge(e Edge) error {
+	if e.Connection == "" {
+		e.Connection = w.conn
+	}
+	if e.RunID == "" {
+		e.RunID = w.run
+	}
+	e.normalize()
+	return w.setJSON(w.a.key(w.t.prefix, kEdge, w.conn, e.From, e.Type, e.To), &e)
+}
+
+func (w *pageWriter) lineage(l Lineage) error {
+	if l.Connection == "" {
+		l.Connection = w.conn
+	}
+	if l.RunID == "" {
+		l.RunID = w.run
+	}
+	l.normalize()
+	return w.setJSON(w.t.lineageKey(&w.a, l), &l)
+}
+
+// The type-index value is written by hand, in exactly this layout, so
+// that the hot path can compare it without decoding:
+//
+//	{"digest":"<digest>","run":"<run>"}
+//
+// Digests and run ids are validated names and need no JSON escaping.
+const (
+	indexDigestPrefix = `{"digest":"`
+	indexRunInfix     = `","run":"`
+	indexSuffix       = `"}`
+)
+
+func (w *pageWriter) indexValue(digest string) []byte {
+	b := w.a.alloc(len(indexDigestPrefix) + len(digest) + len(indexRunInfix) + len(w.run) + len(indexSuffix))[:0]
+	b = append(b, indexDigestPrefix...)
+	b = append(b, digest...)
+	b = append(b, indexRunInfix...)
+	b = append(b, w.run...)
+	return append(b, indexSuffix...)
+}
+
+// sameDigest reports whether the index value v records digest d.
+func sameDigest(v []byte, d string) bool {
+	if !bytes.HasPrefix(v, []byte(indexDigestPrefix)) {
+		return false
+	}
+	v = v[len(indexDigestPrefix):]
+	return len(v) > len(d) && string(v[:len(d)]) == d && v[len(d)] == '"'
+}
+
+// seenBy reports whether the index value v records run as the last run
+// that saw the object.
+func seenBy(v []byte, run string) bool {
+	n := len(run) + len(indexSuffix)
+	return len(v) > n+len(indexRunInfix) &&
+		string(v[len(v)-n:len(v)-len(indexSuffix)]) == run &&
+		bytes.HasSuffix(v[:len(v)-n], []byte(indexRunInfix))
+}
+
+// indexRun returns the run recorded in an index value.
+func indexRun(v []byte) string {
+	i := bytes.LastIndex(v, []byte(indexRunInfix))
+	if i < 0 || !bytes.HasSuffix(v, []byte(indexSuffix)) {
+		return ""
+	}
+	return string(v[i+len(indexRunInfix) : len(v)-len(indexSuffix)])
+}
+
+// lineageKey is l/{entity}/{observed nanos}/{run}/{edge type}: one event
+// per entity, instant, run and edge type, in time order.
+func (t *Tenant) lineageKey(a *arena, l Lineage) []byte {
+	var n [nanosLen]byte
+	return a.key(t.prefix, kLineage, l.EntityID, string(appendNanos(n[:0], l.ObservedAt)), l.RunID, l.EdgeType)
+}

@@ -1,0 +1,51 @@
+package tape
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/sluicehq/sluice/guest-sdk/protocol"
+)
+
+// FormatVersion is the version of the tape JSON format.
+const FormatVersion = 1
+
+// Redacted replaces a header value that carried a secret.
+const Redacted = "[REDACTED]"
+
+// Tape is one recorded run.
+type Tape struct {
+	Version          int    `json:"version"`
+	RunID            string `json:"run_id"`
+	Connector        string `json:"connector"`
+	ConnectorVersion string `json:"connector_version"`
+	ModuleDigest     string `json:"module_digest"`
+	// Clock is the virtual wall-clock start of the run and Seed the hex
+	// random seed; both are replayed as recorded.
+	Clock time.Time `json:"clock"`
+	Seed  string    `json:"seed"`
+	Calls []Call    `json:"calls"`
+}
+
+// Call is one invocation of an export.
+type Call struct {
+	Export    string          `json:"export"`
+	Input     json.RawMessage `json:"input"`
+	Exchanges []Exchange      `json:"exchanges,omitempty"`
+	// Emits holds the SHA-256 (hex) of each sluice_emit batch as the
+	// module sent it, in order.
+	Emits []string `json:"emits,omitempty"`
+	// Logs holds the SHA-256 (hex) of each scrubbed log line, in order.
+	Logs []string `json:"logs,omitempty"`
+	// Output is the SHA-256 (hex) of the export's output; Error its
+	// error message if it failed.
+	Output string `json:"output,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// Exchange is one sluice_http call as the module made it and as the host
+// answered it (after retries: the module sees only the final answer).
+type Exchange struct {
+	Request  protocol.HTTPRequest  `json:"request"`
+	Response protocol.HTTPResponse `json:"response"`
+}
