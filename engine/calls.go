@@ -84,7 +84,7 @@ func (e *Engine) callOnce(ctx context.Context, tenant string, m *Module, hc *hos
 // netOnly opens the network door alone, for calls that emit nothing.
 func (e *Engine) netOnly(c Connection, readOnly bool) *hostfns.Call {
 	m := c.Module.Manifest
-	scrub := hostfns.NewScrubber(c.Secrets...)
+	scrub := c.scrubber()
 	return &hostfns.Call{
 		Net: hostfns.NewHTTP(hostfns.HTTPConfig{
 			Hosts:            m.Hosts,

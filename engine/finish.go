@@ -13,7 +13,6 @@ import (
 
 	"github.com/gowebpki/jcs"
 
-	"github.com/sluicehq/sluice/hostfns"
 	"github.com/sluicehq/sluice/receipt"
 	"github.com/sluicehq/sluice/store"
 )
@@ -43,7 +42,7 @@ func (r *runner) succeed(ctx context.Context) (*Result, error) {
 // receipt (status failed) so the attempt is on the record.
 func (r *runner) fail(ctx context.Context, cause error) (*Result, error) {
 	typ := r.errorType(cause)
-	r.noteError(typ, scrubbed(r.c.Secrets, cause.Error()))
+	r.noteError(typ, r.c.scrubber().String(cause.Error()))
 	r.run.Counts.Errors++
 	r.run.State = StateFailed
 	wctx := context.WithoutCancel(ctx)
@@ -87,6 +86,10 @@ func (r *runner) finish(ctx context.Context, cause error) (*Result, error) {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	res := &Result{Run: r.run, Envelope: env, Tape: r.tape}
+	if r.stats != nil {
+		res.RateLimited = r.stats.RateLimited.Load()
+		r.e.metrics.rateLimited.Add(float64(res.RateLimited))
+	}
 	if r.tape != nil {
 		b, err := json.Marshal(r.tape)
 		if err != nil {
@@ -220,8 +223,4 @@ func (r *runner) errorType(err error) string {
 
 func sortErrors(errs []store.RunError) {
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Type < errs[j].Type })
-}
-
-func scrubbed(secrets []string, s string) string {
-	return hostfns.NewScrubber(secrets...).String(s)
 }

@@ -3,7 +3,6 @@ package engine_test
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"log/slog"
 	"os"
@@ -83,8 +82,10 @@ func (r *rig) tenant(id string) *store.Tenant {
 }
 
 func (r *rig) keys() receipt.KeySet {
-	ks := receipt.KeySet{}
-	ks.Add(r.key.ID, r.key.Private.Public().(ed25519.PublicKey))
+	ks, err := receipt.NewKeySet(r.key.Public())
+	if err != nil {
+		r.t.Fatal(err)
+	}
 	return ks
 }
 
@@ -180,7 +181,7 @@ func (r *rig) conn(tenant string, mod *engine.Module, base string) engine.Connec
 	r.t.Helper()
 	cfg := protocol.Config{"base_url": base}
 	secrets := map[string]string{"client_id": clientID, "client_secret": clientSecret}
-	creds, err := r.eng.Credentials(mod.Manifest, cfg, secrets)
+	creds, scrub, err := r.eng.Credentials(mod.Manifest, cfg, secrets)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -189,7 +190,7 @@ func (r *rig) conn(tenant string, mod *engine.Module, base string) engine.Connec
 		scopes = append(scopes, s.Name)
 	}
 	return engine.Connection{Tenant: r.tenant(tenant), ID: "dir", Module: mod, Config: cfg, Scopes: scopes,
-		Credentials: creds, Secrets: []string{clientSecret}, AccountID: "acct"}
+		Credentials: creds, Scrub: scrub, Secrets: []string{clientSecret}, AccountID: "acct"}
 }
 
 func sandboxConfig(users int) sandbox.Config {

@@ -13,6 +13,7 @@ type metrics struct {
 	records     *prometheus.CounterVec
 	callSeconds *prometheus.HistogramVec
 	instances   prometheus.Counter
+	rateLimited prometheus.Counter
 	poolIdle    prometheus.Gauge
 }
 
@@ -31,6 +32,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		instances: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sluice_wasm_instances_created_total", Help: "Wasm instances created (cold starts).",
 		}),
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sluice_rate_limit_hits_total", Help: "429 answers absorbed by the host (Retry-After honoured).",
+		}),
 		poolIdle: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "sluice_wasm_pool_idle_instances", Help: "Idle pooled Wasm instances.",
 		}),
@@ -38,7 +42,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.runs, m.records, m.callSeconds, m.instances, m.poolIdle} {
+	for _, c := range []prometheus.Collector{m.runs, m.records, m.callSeconds, m.instances, m.rateLimited, m.poolIdle} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/sluicehq/sluice/guest-sdk/protocol"
 	"github.com/sluicehq/sluice/hostfns"
-	"github.com/sluicehq/sluice/receipt"
 	"github.com/sluicehq/sluice/store"
 	"github.com/sluicehq/sluice/tape"
 )
@@ -65,7 +64,7 @@ func (r *runner) page(ctx context.Context, sess session, s protocol.Stream, curs
 	r.run.Counts.Errors += int64(len(emitted.Rejections))
 	objs := emitted.Objects
 	for i := range objs {
-		d, err := receipt.ObjectDigest(r.saltKey, objs[i].EntityID, objs[i].Data)
+		d, err := r.digester.ObjectDigest(objs[i].EntityID, objs[i].Data)
 		if err != nil {
 			return "", false, fmt.Errorf("digest %s: %w", objs[i].EntityID, err)
 		}
@@ -108,7 +107,7 @@ func (r *runner) page(ctx context.Context, sess session, s protocol.Stream, curs
 // scrubbed logs.
 func (r *runner) doors(stream, export string, input []byte) (*hostfns.Call, *hostfns.Emitter, *tape.Call) {
 	m := r.c.Module.Manifest
-	scrub := hostfns.NewScrubber(r.c.Secrets...)
+	scrub := r.c.scrubber()
 	var tc *tape.Call
 	if r.tape != nil {
 		// A secret pasted into config must not reach the tape.
@@ -196,4 +195,13 @@ func saltKey(ctx context.Context, t *store.Tenant) ([]byte, error) {
 		return nil, err
 	}
 	return k, nil
+}
+
+// scrubber is the connection's scrubber with its listed secrets.
+func (c Connection) scrubber() *hostfns.Scrubber {
+	if c.Scrub == nil {
+		return hostfns.NewScrubber(c.Secrets...)
+	}
+	c.Scrub.Add(c.Secrets...)
+	return c.Scrub
 }

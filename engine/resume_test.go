@@ -73,12 +73,12 @@ func childSync() error {
 		return err
 	}
 	cfg := protocol.Config{"base_url": os.Getenv("SLUICE_BASE")}
-	creds, err := eng.Credentials(m, cfg, map[string]string{"client_id": clientID, "client_secret": clientSecret})
+	creds, scrub, err := eng.Credentials(m, cfg, map[string]string{"client_id": clientID, "client_secret": clientSecret})
 	if err != nil {
 		return err
 	}
 	conn := engine.Connection{Tenant: t, ID: "dir", Module: mod, Config: cfg,
-		Scopes: []string{"users:read", "groups:read"}, Credentials: creds, Secrets: []string{clientSecret}}
+		Scopes: []string{"users:read", "groups:read"}, Credentials: creds, Scrub: scrub, Secrets: []string{clientSecret}}
 	_, err = eng.Sync(ctx, conn, engine.RunOptions{Full: true, PageSize: 100})
 	return err
 }

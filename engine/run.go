@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/sluicehq/sluice/guest-sdk/protocol"
 	"github.com/sluicehq/sluice/hostfns"
+	"github.com/sluicehq/sluice/receipt"
 	"github.com/sluicehq/sluice/store"
 	"github.com/sluicehq/sluice/tape"
 )
@@ -40,7 +40,10 @@ type Connection struct {
 	Config      protocol.Config
 	Scopes      []string
 	Credentials hostfns.Credentials
-	Secrets     []string
+	// Scrub redacts secret values (and tokens as they are issued) from
+	// everything a run writes; nil builds one from Secrets.
+	Scrub   *hostfns.Scrubber
+	Secrets []string
 	// AccountID is the remote account bound by authorize(); it goes in
 	// the receipt's source.
 	AccountID string
@@ -71,6 +74,9 @@ type Result struct {
 	Run      store.Run
 	Envelope []byte
 	Tape     *tape.Tape
+	// RateLimited counts the 429 answers the host absorbed for the run
+	// (waiting out Retry-After) before the connector saw a response.
+	RateLimited int64
 }
 
 // Sync runs the connector's sync export over every permitted stream,
@@ -143,18 +149,18 @@ func permittedStreams(m *protocol.Manifest, granted, only []string, kind string)
 
 // runner is the state of one run in progress.
 type runner struct {
-	e       *Engine
-	c       Connection
-	o       RunOptions
-	kind    string
-	streams []protocol.Stream
-	run     store.Run
-	resumed bool
-	saltKey []byte
-	log     *slog.Logger
-	stats   *hostfns.NetStats
-	tape    *tape.Tape
-	errs    map[string]*store.RunError
+	e        *Engine
+	c        Connection
+	o        RunOptions
+	kind     string
+	streams  []protocol.Stream
+	run      store.Run
+	resumed  bool
+	digester *receipt.Digester
+	log      *slog.Logger
+	stats    *hostfns.NetStats
+	tape     *tape.Tape
+	errs     map[string]*store.RunError
 }
 
 // begin resumes the connection's interrupted run of this kind, or starts
@@ -216,7 +222,9 @@ func (r *runner) begin(ctx context.Context, rng *protocol.Range) error {
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
-	r.saltKey = key
+	if r.digester, err = receipt.NewDigester(key); err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
 	return nil
 }
 

@@ -77,7 +77,7 @@ func TestIncrementalSyncAndSnapshotDeletion(t *testing.T) {
 	if _, err := r.eng.Sync(ctx, conn, engine.RunOptions{Full: true}); err != nil {
 		t.Fatal(err)
 	}
-	if err := sb.UpdateUser("u-0000007", map[string]any{"title": "Chief Tester"}); err != nil {
+	if _, err := sb.UpdateUser("u-0000007", map[string]any{"title": "Chief Tester"}); err != nil {
 		t.Fatal(err)
 	}
 	inc, err := r.eng.Sync(ctx, conn, engine.RunOptions{Streams: []string{"users"}})

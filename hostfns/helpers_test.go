@@ -3,6 +3,7 @@ package hostfns
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -131,3 +132,6 @@ func testManifest() *protocol.Manifest {
 		},
 	}
 }
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }
+func errorsIs(err, target error) bool     { return errors.Is(err, target) }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"sort"
 	"strings"
 	"sync"
 
@@ -232,14 +231,4 @@ func has(list []string, v string) bool {
 		}
 	}
 	return false
-}
-
-// Names returns the object type names of m, sorted.
-func Names(m *protocol.Manifest) []string {
-	out := make([]string, 0, len(m.ObjectTypes))
-	for _, o := range m.ObjectTypes {
-		out = append(out, o.Name)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -28,7 +28,8 @@ const SaltSize = 16
 // Digester computes object and field digests under one salt key, reusing
 // its buffers: computing the digest of an already canonical object does
 // not allocate. A Digester is not safe for concurrent use; give each
-// goroutine its own.
+// goroutine its own. Make one with NewDigester; the zero value refuses to
+// digest.
 type Digester struct {
 	mac     hash.Hash // HMAC-SHA256 under the salt key
 	sha     hash.Hash
@@ -107,6 +108,9 @@ func (d *Digester) FieldDigests(entityID string, data []byte) (map[string][32]by
 // recompute FieldDigest.
 func (d *Digester) FieldSalt(entityID, field string) ([SaltSize]byte, error) {
 	var salt [SaltSize]byte
+	if d.mac == nil {
+		return salt, errNoSaltKey()
+	}
 	if err := checkEntityID(entityID); err != nil {
 		return salt, err
 	}
@@ -165,6 +169,9 @@ func ObjectDigestFromFieldDigests(entityID string, fields map[string][32]byte) (
 
 // digestFields fills d.members and d.digests for the object data.
 func (d *Digester) digestFields(entityID string, data []byte) error {
+	if d.mac == nil {
+		return errNoSaltKey()
+	}
 	if err := checkEntityID(entityID); err != nil {
 		return err
 	}
@@ -208,6 +215,10 @@ func (d *Digester) salt(name []byte) []byte {
 	d.mac.Write(name)
 	d.sum = d.mac.Sum(d.sum[:0])
 	return d.sum[:SaltSize]
+}
+
+func errNoSaltKey() error {
+	return fmt.Errorf("%w: Digester has no salt key; use NewDigester", ErrInvalidKey)
 }
 
 // zero is the one-byte separator of the hash inputs; never written to.

@@ -18,8 +18,8 @@ const AlgorithmRFC6962 = "rfc6962-sha256"
 // Merkle root and inclusion proofs of the payload manifest. Leaves are
 // added in strictly ascending entity id order (byte order), which makes
 // the root independent of the order objects were emitted in and lets
-// Index find a leaf by binary search. The zero value is not ready: use
-// NewPayloadBuilder. A PayloadBuilder is not safe for concurrent use.
+// Index find a leaf by binary search. The zero value is an empty builder.
+// A PayloadBuilder is not safe for concurrent use.
 type PayloadBuilder struct {
 	ids []string
 	// levels[0] holds the leaf hashes; levels[l][i] is the root of the
@@ -32,7 +32,7 @@ type PayloadBuilder struct {
 
 // NewPayloadBuilder returns an empty builder.
 func NewPayloadBuilder() *PayloadBuilder {
-	return &PayloadBuilder{levels: make([][][32]byte, 1)}
+	return &PayloadBuilder{}
 }
 
 // Add appends the digest of the object with the given entity id. It
@@ -43,6 +43,9 @@ func (b *PayloadBuilder) Add(entityID string, digest [32]byte) error {
 		return &OrderError{Index: int64(n), Previous: b.ids[n-1], EntityID: entityID}
 	}
 	b.ids = append(b.ids, entityID)
+	if b.levels == nil {
+		b.levels = make([][][32]byte, 1)
+	}
 	b.levels[0] = append(b.levels[0], leafHash(&digest))
 	b.fresh = false
 	return nil
@@ -145,6 +148,9 @@ func ParseRoot(s string) ([32]byte, error) {
 func (b *PayloadBuilder) build() {
 	if b.fresh {
 		return
+	}
+	if b.levels == nil {
+		b.levels = make([][][32]byte, 1)
 	}
 	b.levels = b.levels[:1]
 	for l := 0; len(b.levels[l]) > 1; l++ {

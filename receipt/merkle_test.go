@@ -1,6 +1,7 @@
 package receipt_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -210,5 +211,29 @@ func TestEmptyRoot(t *testing.T) {
 	root, count := receipt.NewPayloadBuilder().Root()
 	if want := sha256.Sum256(nil); root != want || count != 0 {
 		t.Fatalf("empty Root = %x, %d; want %x, 0", root, count, want)
+	}
+}
+
+func TestZeroValues(t *testing.T) {
+	var b receipt.PayloadBuilder
+	if root, n := b.Root(); root != sha256.Sum256(nil) || n != 0 {
+		t.Fatalf("zero PayloadBuilder Root = %x, %d", root, n)
+	}
+	if err := b.Add("a", leafDigest(0)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := b.Root(); got != func() [32]byte { r, _ := buildTree(t, 1).Root(); return r }() {
+		t.Fatal("zero PayloadBuilder computes another root")
+	}
+	var d receipt.Digester
+	if _, err := d.ObjectDigest("e", []byte(`{}`)); !errors.Is(err, receipt.ErrInvalidKey) {
+		t.Fatalf("zero Digester ObjectDigest = %v, want ErrInvalidKey", err)
+	}
+	if _, err := d.FieldSalt("e", "f"); !errors.Is(err, receipt.ErrInvalidKey) {
+		t.Fatalf("zero Digester FieldSalt = %v, want ErrInvalidKey", err)
+	}
+	var s receipt.Signer
+	if _, err := s.Sign(context.Background(), "t", nil, nil); !errors.Is(err, receipt.ErrInvalidKey) {
+		t.Fatalf("zero Signer Sign = %v, want ErrInvalidKey", err)
 	}
 }

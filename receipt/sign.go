@@ -88,6 +88,9 @@ func (s *Signer) Sign(ctx context.Context, predicateType string, subject []Subje
 	if s.err != nil {
 		return nil, s.err
 	}
+	if s.env == nil {
+		return nil, fmt.Errorf("%w: Signer has no key; use NewSigner", ErrInvalidKey)
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -156,7 +156,11 @@ func (db *DB) view(fn func(*badger.Txn) error) error {
 	if db.closed.Load() {
 		return ErrClosed
 	}
-	return db.bdb.View(fn)
+	err := db.bdb.View(fn)
+	if errors.Is(err, badger.ErrDBClosed) {
+		return fmt.Errorf("%w: %w", ErrClosed, err)
+	}
+	return err
 }
 
 // update runs fn in one read-write transaction and commits it; nothing

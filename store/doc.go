@@ -31,8 +31,11 @@
 //	om/{entity}/{conn}                membership: the entity belongs to conn; value the object type as a
 //	                                  JSON string. Written when a connection first sees an entity.
 //	e/{conn}/{from}/{type}/{to}       Edge, JSON. from and to are entity ids, so a re-write overwrites.
-//	l/{entity}/{nanos}/{run}/{etype}  Lineage, JSON; {nanos} is ObservedAt, {etype} the EdgeType (may
-//	                                  be empty). One event per entity, instant, run and edge type.
+//	l/{entity}/{nanos}/{run}/{etype}/{src}
+//	                                  Lineage, JSON; {nanos} is ObservedAt, {etype} the EdgeType ("-" if
+//	                                  empty), {src} the first 8 bytes of SHA-256(ObjectType 0x00
+//	                                  SourceObjectID) in hex. One event per entity, instant, run, edge
+//	                                  type and source object: a re-write overwrites itself.
 //	ck/{conn}/{kind}/{stream}         Checkpoint, JSON.
 //	r/{run}                           Run, JSON.
 //	rt/{nanos}/{run}                  run time index (StartedAt), empty; Runs of the tenant.

@@ -1,6 +1,11 @@
 package store
 
-import "github.com/google/uuid"
+import (
+	"crypto/sha1"
+	"encoding/hex"
+
+	"github.com/google/uuid"
+)
 
 // entityNamespace is the UUIDv5 namespace of entity ids. It is part of
 // the persisted format: changing it changes every entity id.
@@ -25,4 +30,37 @@ func EntityID(tenant, connector, objectType, sourceID string) string {
 	b = append(b, 0)
 	b = append(b, sourceID...)
 	return uuid.NewSHA1(entityNamespace, b).String()
+}
+
+// entityIDMatches reports whether id == EntityID(tenant, connector,
+// objectType, sourceID) without allocating (scratch is reused across
+// calls): CommitPage checks it for every object. FuzzEntityIDMatches
+// keeps it equal to EntityID.
+func entityIDMatches(scratch *[]byte, id, tenant, connector, objectType, sourceID string) bool {
+	if len(id) != entityIDLen {
+		return false
+	}
+	b := append((*scratch)[:0], entityNamespace[:]...)
+	b = append(b, tenant...)
+	b = append(b, 0)
+	b = append(b, connector...)
+	b = append(b, 0)
+	b = append(b, objectType...)
+	b = append(b, 0)
+	b = append(b, sourceID...)
+	*scratch = b
+	sum := sha1.Sum(b)
+	sum[6] = (sum[6] & 0x0f) | 0x50 // version 5
+	sum[8] = (sum[8] & 0x3f) | 0x80 // RFC 4122 variant
+	var text [entityIDLen]byte
+	hex.Encode(text[0:8], sum[0:4])
+	text[8] = '-'
+	hex.Encode(text[9:13], sum[4:6])
+	text[13] = '-'
+	hex.Encode(text[14:18], sum[6:8])
+	text[18] = '-'
+	hex.Encode(text[19:23], sum[8:10])
+	text[23] = '-'
+	hex.Encode(text[24:], sum[10:16])
+	return string(text[:]) == id
 }

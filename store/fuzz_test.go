@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
@@ -112,6 +113,52 @@ func FuzzIndexValue(f *testing.F) {
 		}
 		if otherRun != run && seenBy(v, otherRun) {
 			t.Fatalf("seenBy(%s, %q) = true", v, otherRun)
+		}
+	})
+}
+
+// FuzzObjectJSON checks that the hand-written object encoder writes
+// exactly what encoding/json writes, and fails exactly when it fails.
+func FuzzObjectJSON(f *testing.F) {
+	f.Add("1001", `{"a": [1, 2.50, "<&>"]}`, "2024-01-01T00:00:00Z", "", int64(1735787045000000600), "r1")
+	f.Add("weird \"id\"\n\u2028\xff", `{}`, "", "x\\y", int64(0), "r\x00")
+	f.Add("x", `{"a":`, "", "", int64(-1), "")
+	f.Add("x", ``, "", "", int64(1<<62), "é")
+	f.Fuzz(func(t *testing.T, src, data, created, updated string, nanos int64, run string) {
+		o := Object{
+			EntityID: "9f5d029a-d0bc-5c3d-8c93-cfcf6cbee54e", Connection: "c1", Connector: "acme",
+			Type: "contact", SourceID: src, Digest: "d1", CreatedAt: created, UpdatedAt: updated, RunID: run,
+		}
+		if data != "" {
+			o.Data = []byte(data)
+		}
+		if nanos != 0 {
+			o.ObservedAt = time.Unix(0, nanos).UTC()
+		}
+		want, wantErr := marshal(&o)
+		var scratch bytes.Buffer
+		got, gotErr := appendObject(nil, &o, &scratch)
+		if (wantErr == nil) != (gotErr == nil) {
+			t.Fatalf("encoding/json err %v, appendObject err %v", wantErr, gotErr)
+		}
+		if wantErr == nil && !bytes.Equal(got, want) {
+			t.Fatalf("appendObject:\n%s\nencoding/json:\n%s", got, want)
+		}
+	})
+}
+
+// FuzzEntityIDMatches keeps the allocation-free check equal to EntityID.
+func FuzzEntityIDMatches(f *testing.F) {
+	f.Add("acme", "github", "repository", "1296269", "")
+	f.Add("", "", "", "", "0dd68c3b-368d-5ae7-9d8f-ff3fe7919529")
+	f.Fuzz(func(t *testing.T, tenant, connector, typ, src, other string) {
+		id := EntityID(tenant, connector, typ, src)
+		var scratch []byte
+		if !entityIDMatches(&scratch, id, tenant, connector, typ, src) {
+			t.Fatalf("entityIDMatches(EntityID(...)) = false for %q", id)
+		}
+		if other != id && entityIDMatches(&scratch, other, tenant, connector, typ, src) {
+			t.Fatalf("entityIDMatches(%q) = true, EntityID is %q", other, id)
 		}
 	})
 }

@@ -31,15 +31,19 @@ func writeGoldenScenario(t *testing.T, db *DB) {
 	x := obj(tn, "company", "77", `{"name":"Acme & Co"}`)
 	x.CreatedAt = "2020-05-06T07:08:09Z"
 	r1 := run("r1", "c1")
+	r1.CursorsIn = map[string]string{"contacts": ""}
 	r1.Cursors = map[string]string{"contacts": "p1"}
-	r1.Counts = Counts{Read: 4, Created: 4}
+	r1.Counts = Counts{Read: 4}
 	commit(t, tn, Page{
 		Connection: "c1", Run: r1, Objects: []Object{a, b, c, x},
-		Edges:      []Edge{edge(a, x, "works_at")},
-		Lineage: []Lineage{{EntityID: a.EntityID, SourceObjectID: "1001", ObjectType: "contact",
-			EdgeType: "emitted", Confidence: 1, ObservedAt: t0}},
+		Edges: []Edge{edge(a, x, "works_at")},
+		Lineage: []Lineage{
+			{EntityID: a.EntityID, SourceObjectID: "1001", ObjectType: "contact", Confidence: 1, ObservedAt: t0},
+			{EntityID: a.EntityID, SourceObjectID: "77", ObjectType: "company", EdgeType: "works_at", Confidence: 0.5, ObservedAt: t0},
+		},
 		Checkpoint: Checkpoint{Stream: "contacts", Kind: "sync", Cursor: "p1", UpdatedAt: t0},
 	})
+	r1.Counts.Created = 4 // as CommitPage counted it
 	r1.State, r1.FinishedAt = RunSucceeded, t0.Add(time.Minute)
 	r1.ReceiptID = "rcpt-r1"
 	mustNil(t, tn.PutRun(ctx, r1))

@@ -3,6 +3,8 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -17,7 +19,10 @@ import (
 // is set and differs is refused.
 type Page struct {
 	Connection string
-	// Run is upserted in the same transaction; Run.ID is required.
+	// Run is upserted in the same transaction; Run.ID is required. Pass
+	// its Counts as they were before this page: CommitPage adds the
+	// page's Created, Updated and Skipped before writing it, so the stored
+	// counts always match the committed pages, also after a crash.
 	Run     Run
 	Objects []Object
 	Edges   []Edge
@@ -72,7 +77,9 @@ type PageResult struct {
 //
 // Everything is validated before the transaction starts. If the page
 // does not fit in one transaction the error is a *PageTooLargeError
-// (ErrPageTooLarge) and nothing is written.
+// (ErrPageTooLarge) and nothing is written. Pages committed concurrently
+// that touch the same objects or the same run conflict: the later one
+// fails with ErrConflict, writes nothing, and may be retried.
 func (t *Tenant) CommitPage(ctx context.Context, p Page) (PageResult, error) {
 	if err := ctx.Err(); err != nil {
 		return PageResult{}, err
@@ -117,7 +124,12 @@ func (t *Tenant) CommitPage(ctx context.Context, p Page) (PageResult, error) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		return t.putRunTxn(txn, p.Run)
+		res.tally()
+		r := p.Run
+		r.Counts.Created += int64(res.Created)
+		r.Counts.Updated += int64(res.Updated)
+		r.Counts.Skipped += int64(res.Skipped)
+		return t.putRunTxn(txn, r)
 	})
 	if errors.Is(err, badger.ErrTxnTooBig) {
 		return PageResult{}, &PageTooLargeError{
@@ -128,17 +140,20 @@ func (t *Tenant) CommitPage(ctx context.Context, p Page) (PageResult, error) {
 	if err != nil {
 		return PageResult{}, err
 	}
-	for _, o := range res.Outcomes {
+	return res, nil
+}
+
+func (r *PageResult) tally() {
+	for _, o := range r.Outcomes {
 		switch o {
 		case OutcomeCreated:
-			res.Created++
+			r.Created++
 		case OutcomeUpdated:
-			res.Updated++
+			r.Updated++
 		case OutcomeSkipped:
-			res.Skipped++
+			r.Skipped++
 		}
 	}
-	return res, nil
 }
 
 // pageWriter holds the per-transaction state of CommitPage. Keys and
@@ -149,16 +164,30 @@ type pageWriter struct {
 	conn, run string
 	a         arena
 	enc       *json.Encoder
+	buf       []byte       // reused for each object record before it is copied into a
+	compact   bytes.Buffer // scratch for appendObject
 }
 
-// setJSON encodes v into the arena and sets it. Only outside input can
-// fail to encode (Object.Data that is not JSON, a time past year 9999),
-// so an encoding failure is a ValidationError.
-func (w *pageWriter) setJSON(key []byte, v any) error {
-	if err := w.enc.Encode(v); err != nil {
-		if o, ok := v.(*Object); ok && !json.Valid(o.Data) {
+// setObject encodes o with appendObject into the arena and sets it.
+// Only outside input can fail to encode (Data that is not JSON, a time
+// outside years 0-9999), so a failure is a ValidationError.
+func (w *pageWriter) setObject(key []byte, o *Object) error {
+	var err error
+	if w.buf, err = appendObject(w.buf[:0], o, &w.compact); err != nil {
+		if !json.Valid(o.Data) {
 			return invalid("data", string(o.Data), "is not valid JSON")
 		}
+		return invalid("record", "", err.Error())
+	}
+	v := w.a.alloc(len(w.buf))
+	copy(v, w.buf)
+	return w.txn.Set(key, v)
+}
+
+// setJSON encodes v into the arena and sets it; as for setObject, an
+// encoding failure is a ValidationError.
+func (w *pageWriter) setJSON(key []byte, v any) error {
+	if err := w.enc.Encode(v); err != nil {
 		return invalid("record", "", err.Error())
 	}
 	return w.txn.Set(key, w.a.last[:len(w.a.last)-1]) // drop Encode's '\n'
@@ -191,7 +220,7 @@ func (w *pageWriter) object(o Object) (Outcome, error) {
 		return 0, err
 	}
 	if out != OutcomeSkipped {
-		if err := w.setJSON(w.a.key(p, kObject, o.EntityID), &o); err != nil {
+		if err := w.setObject(w.a.key(p, kObject, o.EntityID), &o); err != nil {
 			return 0, err
 		}
 	}
@@ -225,7 +254,7 @@ func (w *pageWriter) lineage(l Lineage) error {
 		l.RunID = w.run
 	}
 	l.normalize()
-	return w.setJSON(w.t.lineageKey(&w.a, l), &l)
+	return w.setJSON(w.t.lineageKey(&w.a, &l), &l)
 }
 
 // The type-index value is written by hand, in exactly this layout, so
@@ -276,9 +305,34 @@ func indexRun(v []byte) string {
 	return string(v[i+len(indexRunInfix) : len(v)-len(indexSuffix)])
 }
 
-// lineageKey is l/{entity}/{observed nanos}/{run}/{edge type}: one event
-// per entity, instant, run and edge type, in time order.
-func (t *Tenant) lineageKey(a *arena, l Lineage) []byte {
+// lineageKey is l/{entity}/{observed nanos}/{run}/{edge type}/{source}:
+// one event per entity, instant, run, edge type and source object, in
+// time order, so re-writing an event overwrites it and two relations of
+// one entity emitted at the same instant stay two events. An empty edge
+// type is "-" (never a valid name); {source} is sourceHash. It builds in
+// a if given, else in its own allocation.
+func (t *Tenant) lineageKey(a *arena, l *Lineage) []byte {
 	var n [nanosLen]byte
-	return a.key(t.prefix, kLineage, l.EntityID, string(appendNanos(n[:0], l.ObservedAt)), l.RunID, l.EdgeType)
+	nanos := string(appendNanos(n[:0], l.ObservedAt))
+	etype := l.EdgeType
+	if etype == "" {
+		etype = "-"
+	}
+	src := sourceHash(l.ObjectType, l.SourceObjectID)
+	if a == nil {
+		return t.key(kLineage, l.EntityID, nanos, l.RunID, etype, string(src[:]))
+	}
+	return a.key(t.prefix, kLineage, l.EntityID, nanos, l.RunID, etype, string(src[:]))
+}
+
+// sourceHash names a source object inside a key: source ids are
+// arbitrary remote strings (they may hold '/'), so the key holds the
+// first 8 bytes, in hex, of SHA-256(object type, 0x00, source id).
+func sourceHash(objectType, sourceID string) [16]byte {
+	b := make([]byte, 0, 128)
+	b = append(append(append(b, objectType...), 0), sourceID...)
+	sum := sha256.Sum256(b)
+	var out [16]byte
+	hex.Encode(out[:], sum[:8])
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/dgraph-io/badger/v4"
@@ -208,6 +209,35 @@ func TestCommitPageDefaultsAndCheckpoint(t *testing.T) {
 	}
 }
 
+func TestLineageOfRelations(t *testing.T) {
+	db := openDB(t)
+	tn := tenant(t, db, "acme")
+	a, t1, t2 := obj(tn, "user", "u", `{}`), obj(tn, "team", "t1", `{}`), obj(tn, "team", "t2", `{}`)
+	// As hostfns emits them: one event per object, and one per relation
+	// on its from side, all at the same instant.
+	lin := []Lineage{
+		{EntityID: a.EntityID, SourceObjectID: "u", ObjectType: "user", Confidence: 1, ObservedAt: t0},
+		{EntityID: a.EntityID, SourceObjectID: "t1", ObjectType: "team", EdgeType: "member_of", Confidence: 1, ObservedAt: t0},
+		{EntityID: a.EntityID, SourceObjectID: "t2", ObjectType: "team", EdgeType: "member_of", Confidence: 1, ObservedAt: t0},
+	}
+	p := Page{Connection: "c1", Run: run("r1", "c1"), Objects: []Object{a, t1, t2},
+		Edges: []Edge{edge(a, t1, "member_of"), edge(a, t2, "member_of")}, Lineage: lin}
+	commit(t, tn, p)
+	commit(t, tn, p) // idempotent
+	got, err := tn.Lineage(context.Background(), a.EntityID)
+	mustNil(t, err)
+	if len(got) != 3 {
+		t.Fatalf("Lineage = %d events, want 3: %+v", len(got), got)
+	}
+	seen := map[string]bool{}
+	for _, l := range got {
+		seen[l.EdgeType+"/"+l.SourceObjectID] = true
+	}
+	if !seen["/u"] || !seen["member_of/t1"] || !seen["member_of/t2"] {
+		t.Errorf("Lineage = %+v", got)
+	}
+}
+
 func TestPayloadManifest(t *testing.T) {
 	db := openDB(t)
 	tn := tenant(t, db, "acme")
@@ -344,5 +374,49 @@ func mustNil(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestCommitPageConcurrent(t *testing.T) {
+	db := openDB(t)
+	tn := tenant(t, db, "acme")
+	ctx := context.Background()
+	var objs []Object
+	for i := range 50 {
+		objs = append(objs, obj(tn, "contact", fmt.Sprint(i), fmt.Sprintf(`{"i":%d}`, i)))
+	}
+	const workers = 8
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			_, errs[w] = tn.CommitPage(ctx, Page{Connection: "c1", Run: run(fmt.Sprint("r", w), "c1"), Objects: objs})
+		})
+	}
+	wg.Wait()
+	committed := 0
+	for w, err := range errs {
+		switch {
+		case err == nil:
+			committed++
+			n := 0
+			mustNil(t, tn.PayloadManifest(ctx, fmt.Sprint("r", w), func(string, string) error { n++; return nil }))
+			if n != len(objs) {
+				t.Errorf("run r%d committed with %d manifest entries, want %d", w, n, len(objs))
+			}
+		case errors.Is(err, ErrConflict):
+			if _, err := tn.Run(ctx, fmt.Sprint("r", w)); !errors.Is(err, ErrNotFound) {
+				t.Errorf("conflicted run r%d left a run record: %v", w, err)
+			}
+		default:
+			t.Errorf("worker %d: %v, want nil or ErrConflict", w, err)
+		}
+	}
+	if committed == 0 {
+		t.Error("no page committed")
+	}
+	t.Logf("%d of %d pages committed, the rest conflicted", committed, workers)
+	if n, _ := tn.CountObjects(ctx, "c1", "contact"); n != len(objs) {
+		t.Errorf("CountObjects = %d, want %d", n, len(objs))
 	}
 }

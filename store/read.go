@@ -29,19 +29,25 @@ func (t *Tenant) Object(ctx context.Context, entityID string) (Object, error) {
 // loadObject reads o/{entity}. seenRun is the run from the type index if
 // the caller already has it; otherwise the index is read for it.
 func (t *Tenant) loadObject(txn *badger.Txn, entity, seenRun string) (Object, error) {
-	var o Object
 	item, err := txn.Get(t.key(kObject, entity))
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return o, notFound("object", entity)
+		return Object{}, notFound("object", entity)
 	}
 	if err != nil {
-		return o, err
+		return Object{}, err
 	}
+	return t.decodeObject(txn, item, seenRun)
+}
+
+// decodeObject decodes the object record item and sets RunID to the run
+// that last saw it (seenRun, or read from the type index if empty).
+func (t *Tenant) decodeObject(txn *badger.Txn, item *badger.Item, seenRun string) (Object, error) {
+	var o Object
 	if err := item.Value(func(v []byte) error { return unmarshal(v, &o) }); err != nil {
 		return o, err
 	}
 	if seenRun == "" {
-		item, err := txn.Get(t.key(kTypeIndex, o.Connection, o.Type, entity))
+		item, err := txn.Get(t.key(kTypeIndex, o.Connection, o.Type, o.EntityID))
 		if err == nil {
 			err = item.Value(func(v []byte) error { seenRun = indexRun(v); return nil })
 		}
@@ -91,14 +97,21 @@ func (t *Tenant) Objects(ctx context.Context, o ListOptions) ([]Object, string, 
 		objs []Object
 		next string
 	)
-	// add appends one entity; once the page is full, the next match only
-	// proves there is a following page.
-	add := func(txn *badger.Txn, entity, seenRun string) (bool, error) {
+	// add appends one entity (read from item if it is the object record);
+	// once the page is full, the next match only proves there is a
+	// following page.
+	add := func(txn *badger.Txn, entity, seenRun string, item *badger.Item) (bool, error) {
 		if len(objs) == limit {
 			next = objs[len(objs)-1].EntityID
 			return false, nil
 		}
-		obj, err := t.loadObject(txn, entity, seenRun)
+		var obj Object
+		var err error
+		if item != nil {
+			obj, err = t.decodeObject(txn, item, seenRun)
+		} else {
+			obj, err = t.loadObject(txn, entity, seenRun)
+		}
 		if err != nil {
 			return false, err
 		}
@@ -114,7 +127,7 @@ func (t *Tenant) Objects(ctx context.Context, o ListOptions) ([]Object, string, 
 				if err := item.Value(func(v []byte) error { run = indexRun(v); return nil }); err != nil {
 					return false, err
 				}
-				return add(txn, string(item.Key()[len(prefix):]), run)
+				return add(txn, string(item.Key()[len(prefix):]), run, nil)
 			})
 		case o.Connection != "":
 			prefix := t.prefixOf(kMember)
@@ -124,12 +137,12 @@ func (t *Tenant) Objects(ctx context.Context, o ListOptions) ([]Object, string, 
 				if len(k) != entityIDLen+len(suffix) || string(k[entityIDLen:]) != suffix {
 					return true, nil
 				}
-				return add(txn, string(k[:entityIDLen]), "")
+				return add(txn, string(k[:entityIDLen]), "", nil)
 			})
 		default:
 			prefix := t.prefixOf(kObject)
 			return iterate(ctx, txn, prefix, seekPast(prefix, o.After), false, func(item *badger.Item) (bool, error) {
-				return add(txn, string(item.Key()[len(prefix):]), "")
+				return add(txn, "", "", item)
 			})
 		}
 	})

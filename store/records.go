@@ -83,17 +83,21 @@ const (
 )
 
 // Run is a run record. The engine owns its meaning; the store indexes it
-// by start time and keeps runs in state RunRunning findable by ActiveRun.
+// by start time, keeps runs in state RunRunning findable by ActiveRun,
+// and, in CommitPage, adds the page's outcomes to Counts.
 type Run struct {
-	ID            string            `json:"id"`
-	Connection    string            `json:"connection"`
-	Connector     string            `json:"connector"`
-	Version       string            `json:"version"`
-	ModuleDigest  string            `json:"module_digest"`
-	Kind          string            `json:"kind"`
-	State         string            `json:"state"`
-	Full          bool              `json:"full"`
-	Streams       []string          `json:"streams,omitempty"`
+	ID           string   `json:"id"`
+	Connection   string   `json:"connection"`
+	Connector    string   `json:"connector"`
+	Version      string   `json:"version"`
+	ModuleDigest string   `json:"module_digest"`
+	Kind         string   `json:"kind"`
+	State        string   `json:"state"`
+	Full         bool     `json:"full"`
+	Streams      []string `json:"streams,omitempty"`
+	// CursorsIn are the stream cursors the run started from, Cursors the
+	// ones it has reached (both by stream name).
+	CursorsIn     map[string]string `json:"cursors_in,omitempty"`
 	Cursors       map[string]string `json:"cursors,omitempty"`
 	Range         *protocol.Range   `json:"range,omitempty"`
 	Counts        Counts            `json:"counts"`

@@ -113,16 +113,25 @@ func TestRunUpsertedByCommitPage(t *testing.T) {
 	db := openDB(t)
 	tn := tenant(t, db, "acme")
 	ctx := context.Background()
-	o := obj(tn, "contact", "1", `{}`)
+	a, b := obj(tn, "contact", "1", `{}`), obj(tn, "contact", "2", `{}`)
+	// The caller passes the counts before each page and adds the result,
+	// as the engine does; the stored run always includes the page.
 	r := run("r1", "c1")
-	r.Counts.Read = 1
-	commit(t, tn, Page{Connection: "c1", Run: r, Objects: []Object{o}})
 	r.Counts.Read = 2
+	res := commit(t, tn, Page{Connection: "c1", Run: r, Objects: []Object{a, b}})
+	r.Counts.Created += int64(res.Created)
+	stored, err := tn.Run(ctx, "r1")
+	if err != nil || stored.Counts != (Counts{Read: 2, Created: 2}) {
+		t.Errorf("after page 1, stored counts = %+v, %v", stored.Counts, err)
+	}
+	r.Counts.Read = 4
 	r.Connection = "" // defaults to the page's
-	commit(t, tn, Page{Connection: "c1", Run: r, Objects: []Object{o}})
+	res = commit(t, tn, Page{Connection: "c1", Run: r, Objects: []Object{a, withData(b, `{"x":1}`)}})
+	r.Counts.Updated += int64(res.Updated)
+	r.Counts.Skipped += int64(res.Skipped)
 	got, err := tn.ActiveRun(ctx, "c1", "sync")
-	if err != nil || got.Counts.Read != 2 || got.Connection != "c1" {
-		t.Errorf("ActiveRun = %+v, %v", got, err)
+	if err != nil || got.Connection != "c1" || got.Counts != (Counts{Read: 4, Created: 2, Updated: 1, Skipped: 1}) || got.Counts != r.Counts {
+		t.Errorf("ActiveRun = %+v, %v; want counts %+v", got, err, r.Counts)
 	}
 }
 

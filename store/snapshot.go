@@ -21,6 +21,9 @@ const deleteBatch = 1024
 // connection) that runID did not see — mark and sweep, the mark being the
 // type-index entry CommitPage rewrites for every object of a page.
 //
+// A staged deletion applies even if the same run also emitted the
+// entity: the connector's explicit word wins over the mark.
+//
 // Dropping an entity removes it from the connection (type index and
 // membership), writes a lineage event with EdgeType LineageDeleted, and
 // removes the connection's edges from or to it. The object record itself
@@ -106,7 +109,7 @@ func (s *sweeper) drop(ctx context.Context, keys [][]byte, cut int, typ string) 
 				if typ == "" {
 					p.extra = k
 				}
-				ok, err := s.plan(txn, &p)
+				ok, err := s.plan(ctx, txn, &p)
 				if err != nil {
 					return err
 				}
@@ -126,7 +129,7 @@ func (s *sweeper) drop(ctx context.Context, keys [][]byte, cut int, typ string) 
 
 // plan reads what dropping p.entity needs. It returns false if the
 // entity is not (or no longer) droppable from this connection.
-func (s *sweeper) plan(txn *badger.Txn, p *dropPlan) (bool, error) {
+func (s *sweeper) plan(ctx context.Context, txn *badger.Txn, p *dropPlan) (bool, error) {
 	t := s.t
 	item, err := txn.Get(t.key(kMember, p.entity, s.conn))
 	if errors.Is(err, badger.ErrKeyNotFound) {
@@ -158,7 +161,7 @@ func (s *sweeper) plan(txn *badger.Txn, p *dropPlan) (bool, error) {
 			return false, err
 		}
 	}
-	if err := iterate(context.Background(), txn, t.prefixOf(kMember, p.entity), nil, false, func(item *badger.Item) (bool, error) {
+	if err := iterate(ctx, txn, t.prefixOf(kMember, p.entity), nil, false, func(item *badger.Item) (bool, error) {
 		k := item.Key()
 		if c := string(k[len(t.prefix)+len(kMember)+entityIDLen+1:]); c != s.conn {
 			p.other = c
@@ -218,8 +221,7 @@ func (s *sweeper) apply(txn *badger.Txn, p *dropPlan) error {
 	if err != nil {
 		return err
 	}
-	var a arena
-	if err := txn.Set(t.lineageKey(&a, l), val); err != nil {
+	if err := txn.Set(t.lineageKey(nil, &l), val); err != nil {
 		return err
 	}
 	return txn.Set(t.key(kSweep, s.run, p.entity), nil)

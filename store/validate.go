@@ -24,9 +24,10 @@ func (t *Tenant) validatePage(p *Page) error {
 		return err
 	}
 	conn, run := p.Connection, p.Run.ID
+	var scratch []byte // for entityIDMatches
 	// Field names are built only on error: this runs for every object.
 	for i := range p.Objects {
-		if err := t.validateObject(&p.Objects[i], conn, run); err != nil {
+		if err := t.validateObject(&p.Objects[i], conn, run, &scratch); err != nil {
 			return inField("objects", i, err)
 		}
 	}
@@ -63,7 +64,7 @@ func (t *Tenant) validatePage(p *Page) error {
 	)
 }
 
-func (t *Tenant) validateObject(o *Object, conn, run string) error {
+func (t *Tenant) validateObject(o *Object, conn, run string, scratch *[]byte) error {
 	if err := firstErr(
 		checkEntity("entity_id", o.EntityID),
 		sameOrEmpty("connection", o.Connection, conn),
@@ -82,8 +83,9 @@ func (t *Tenant) validateObject(o *Object, conn, run string) error {
 	}
 	// The entity id is derived, never chosen: a mismatch is a caller bug
 	// that would let one remote object shadow another.
-	if want := EntityID(t.id, o.Connector, o.Type, o.SourceID); o.EntityID != want {
-		return invalid("entity_id", o.EntityID, "is not EntityID(tenant, connector, type, source_id) = "+want)
+	if !entityIDMatches(scratch, o.EntityID, t.id, o.Connector, o.Type, o.SourceID) {
+		return invalid("entity_id", o.EntityID, "is not EntityID(tenant, connector, type, source_id) = "+
+			EntityID(t.id, o.Connector, o.Type, o.SourceID))
 	}
 	return nil
 }

@@ -29,8 +29,12 @@ func TestInjectedErrors(t *testing.T) {
 	c.get("/_sandbox/stats").ok(t) // never on the control plane
 	c.with("").postForm("/oauth/token", url.Values{"grant_type": {"client_credentials"},
 		"client_id": {sandbox.DefaultClientID}, "client_secret": {sandbox.DefaultClientSecret}}).ok(t) // nor the token endpoint by default
-	if st := s.Stats(); st.Faults.Errors != 3 || st.FaultsInjected != 3 || st.MaxRequestsPerSecond != 1 {
+	st := s.Stats()
+	if st.Faults.Errors != 3 || st.FaultsInjected != 3 || st.MaxRequestsPerSecond != 1 {
 		t.Errorf("stats = %+v, want 3 errors and only the token request a success", st)
+	}
+	if st.Requests["/api/v1/users"] != 3 {
+		t.Errorf("faulted requests counted as %v, want 3 under /api/v1/users", st.Requests)
 	}
 }
 

@@ -196,3 +196,9 @@ func fingerprintOf(t testing.TB, cursor string) string {
 }
 
 func jsonDecode(resp *http.Response, v any) error { return json.NewDecoder(resp.Body).Decode(v) }
+
+// plainGet fetches url with a fresh client that ignores proxy settings.
+func plainGet(url string) (*http.Response, error) {
+	c := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	return c.Get(url)
+}

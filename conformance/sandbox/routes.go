@@ -6,12 +6,14 @@ import (
 	"github.com/go-chi/chi/v5"
 )
 
-// routes is the whole HTTP surface in one place. Middleware order, outside
-// in: observe (Stats), injectFaults, then per group authentication, rate
-// limiting and scope checks.
+// routes is the whole HTTP surface in one place. observe wraps
+// everything; the other middleware sits in groups, which chi runs after
+// it has matched the route, so Stats counts even a faulted or refused
+// request under its route pattern. Order inside: injectFaults, then
+// authenticate, rateLimit and the scope check.
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.observe, s.injectFaults)
+	r.Use(s.observe)
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		writeProblem(w, http.StatusNotFound, "not_found", "no such endpoint")
 	})
@@ -19,28 +21,28 @@ func (s *Server) routes() http.Handler {
 		writeProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", "this endpoint does not take this method")
 	})
 
-	r.Post("/oauth/token", s.handleToken)
-
-	r.Route("/api/v1", func(r chi.Router) {
-		r.Get("/health", s.handleHealth)
+	r.Group(func(r chi.Router) {
+		r.Use(s.injectFaults)
+		r.Post("/oauth/token", s.handleToken)
+		r.Get("/api/v1/health", s.handleHealth)
 		r.Group(func(r chi.Router) {
 			r.Use(s.authenticate, s.rateLimit)
-			r.With(requireScope(ScopeAccountRead)).Get("/account", s.handleAccount)
-			r.With(requireScope(ScopeUsersRead)).Get("/users", s.handleListUsers)
-			r.With(requireScope(ScopeUsersRead)).Get("/users/{id}", s.handleGetUser)
-			r.With(requireScope(ScopeGroupsRead)).Get("/groups", s.handleListGroups)
-			r.With(requireScope(ScopeMembershipsRead)).Get("/memberships", s.handleListMemberships)
+			r.With(requireScope(ScopeAccountRead)).Get("/api/v1/account", s.handleAccount)
+			r.With(requireScope(ScopeUsersRead)).Get("/api/v1/users", s.handleListUsers)
+			r.With(requireScope(ScopeUsersRead)).Get("/api/v1/users/{id}", s.handleGetUser)
+			r.With(requireScope(ScopeGroupsRead)).Get("/api/v1/groups", s.handleListGroups)
+			r.With(requireScope(ScopeMembershipsRead)).Get("/api/v1/memberships", s.handleListMemberships)
 		})
 	})
 
-	r.Route("/_sandbox", func(r chi.Router) {
+	r.Group(func(r chi.Router) {
 		r.Use(loopbackOnly)
-		r.Get("/stats", s.handleGetStats)
-		r.Get("/faults", s.handleGetFaults)
-		r.Post("/faults", s.handleSetFaults)
-		r.Post("/reset", s.handleReset)
-		r.Post("/users/{id}", s.handlePatchUser)
-		r.Delete("/users/{id}", s.handleDeleteUser)
+		r.Get("/_sandbox/stats", s.handleGetStats)
+		r.Get("/_sandbox/faults", s.handleGetFaults)
+		r.Post("/_sandbox/faults", s.handleSetFaults)
+		r.Post("/_sandbox/reset", s.handleReset)
+		r.Post("/_sandbox/users/{id}", s.handlePatchUser)
+		r.Delete("/_sandbox/users/{id}", s.handleDeleteUser)
 	})
 	return r
 }

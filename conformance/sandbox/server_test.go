@@ -65,7 +65,7 @@ func TestLifecycle(t *testing.T) {
 	if _, err := s.Start("127.0.0.1:0"); !errors.Is(err, sandbox.ErrClosed) {
 		t.Errorf("Start after Close: %v", err)
 	}
-	if _, err := http.Get(base + "/api/v1/health"); err == nil {
+	if _, err := plainGet(base + "/api/v1/health"); err == nil {
 		t.Error("a closed server still answers")
 	}
 }
@@ -93,7 +93,7 @@ func TestInvalidConfig(t *testing.T) {
 			t.Errorf("%+v: Start = %v", tc.cfg, err)
 		}
 		srv := httptest.NewServer(s.Handler())
-		resp, err := http.Get(srv.URL + "/api/v1/health")
+		resp, err := plainGet(srv.URL + "/api/v1/health")
 		if err != nil || resp.StatusCode != http.StatusInternalServerError {
 			t.Errorf("%+v: a misconfigured server answered %v, %v", tc.cfg, resp, err)
 		}
@@ -164,7 +164,7 @@ func TestRun(t *testing.T) {
 	if m == nil {
 		t.Fatalf("Run printed %q", out.String())
 	}
-	resp, err := http.Get(m[1] + "/api/v1/health")
+	resp, err := plainGet(m[1] + "/api/v1/health")
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("health via the announced URL: %v %v", resp, err)
 	}
@@ -178,7 +178,7 @@ func TestRun(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return after cancel")
 	}
-	if _, err := http.Get(m[1] + "/api/v1/health"); err == nil {
+	if _, err := plainGet(m[1] + "/api/v1/health"); err == nil {
 		t.Error("still serving after Run returned")
 	}
 	if err := sandbox.Run(context.Background(), "0.0.0.0:0", sandbox.Config{}, &out); !errors.Is(err, sandbox.ErrNotLoopback) {

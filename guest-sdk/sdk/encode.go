@@ -1,12 +1,12 @@
 package sdk
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/sluicehq/sluice/guest-sdk/internal/jsonfast"
 	"github.com/sluicehq/sluice/guest-sdk/protocol"
 )
 
@@ -75,7 +75,7 @@ func appendEmitBatch(dst []byte, b *protocol.EmitBatch) ([]byte, error) {
 // which encodes as null like a nil json.RawMessage); it is copied
 // verbatim so that a page's raw records cost one copy.
 func appendObject(dst []byte, o *protocol.Object) ([]byte, error) {
-	if len(o.Data) > 0 && !json.Valid(o.Data) {
+	if len(o.Data) > 0 && !jsonfast.Valid(o.Data) {
 		return dst, fmt.Errorf("%w: object %q of type %q: data is not valid JSON", ErrBadRecord, o.ID, o.Type)
 	}
 	dst = append(dst, `{"type":`...)

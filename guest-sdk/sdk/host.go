@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/sluicehq/sluice/guest-sdk/internal/jsonfast"
 	"github.com/sluicehq/sluice/guest-sdk/protocol"
 )
 
@@ -64,8 +65,13 @@ func (h *Host) HTTP(req protocol.HTTPRequest) (protocol.HTTPResponse, error) {
 		return protocol.HTTPResponse{}, fmt.Errorf("sdk: encoding http request: %w", err)
 	}
 	var resp protocol.HTTPResponse
-	if err := json.Unmarshal(h.t.HTTP(h.ctx, in), &resp); err != nil {
-		return protocol.HTTPResponse{}, fmt.Errorf("%w: sluice_http: %v", ErrBadHostReply, err)
+	out := h.t.HTTP(h.ctx, in)
+	// The fast path skips encoding/json's byte-by-byte scan of the
+	// base64 body; anything it does not handle goes to encoding/json.
+	if !jsonfast.DecodeHTTPResponse(out, &resp) {
+		if err := json.Unmarshal(out, &resp); err != nil {
+			return protocol.HTTPResponse{}, fmt.Errorf("%w: sluice_http: %v", ErrBadHostReply, err)
+		}
 	}
 	if resp.Status == 0 {
 		msg := resp.Error

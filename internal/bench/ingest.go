@@ -196,7 +196,7 @@ func (r *rig) close(ctx context.Context) {
 func (r *rig) connection(ctx context.Context, mod *engine.Module) (engine.Connection, error) {
 	cfg := protocol.Config{"base_url": r.base}
 	secrets := map[string]string{"client_id": "sandbox-client", "client_secret": "sandbox-secret"}
-	creds, err := r.eng.Credentials(mod.Manifest, cfg, secrets)
+	creds, scrub, err := r.eng.Credentials(mod.Manifest, cfg, secrets)
 	if err != nil {
 		return engine.Connection{}, err
 	}
@@ -205,7 +205,7 @@ func (r *rig) connection(ctx context.Context, mod *engine.Module) (engine.Connec
 		scopes = append(scopes, s.Name)
 	}
 	return engine.Connection{Tenant: r.tenant, ID: "directory", Module: mod, Config: cfg, Scopes: scopes,
-		Credentials: creds, Secrets: []string{"sandbox-secret"}}, nil
+		Credentials: creds, Scrub: scrub, Secrets: []string{"sandbox-secret"}}, nil
 }
 
 // syncUsers runs a full sync of the users stream and returns its seconds.

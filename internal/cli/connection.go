@@ -37,7 +37,7 @@ func (h *home) connection(ctx context.Context, t *store.Tenant, mod *engine.Modu
 			return engine.Connection{}, usageError("--scope %q is not declared by %s", sc, m.ID)
 		}
 	}
-	creds, err := h.engine.Credentials(m, s.config, s.secrets)
+	creds, scrub, err := h.engine.Credentials(m, s.config, s.secrets)
 	if err != nil {
 		return engine.Connection{}, usageError("credentials: %v", err)
 	}
@@ -47,7 +47,7 @@ func (h *home) connection(ctx context.Context, t *store.Tenant, mod *engine.Modu
 	}
 	conn := engine.Connection{
 		Tenant: t, ID: id, Module: mod, Config: s.config, Scopes: scopes,
-		Credentials: creds, Secrets: values,
+		Credentials: creds, Scrub: scrub, Secrets: values,
 	}
 	auth, err := h.engine.Authorize(ctx, conn)
 	if err != nil {

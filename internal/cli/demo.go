@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -82,7 +81,11 @@ func runDemo(ctx context.Context, out, errw io.Writer, s demoSpec) error {
 	if err != nil {
 		return err
 	}
-	v, err := receipt.Verify(res.Envelope, receipt.KeySet{h.key.ID: h.key.Private.Public().(ed25519.PublicKey)})
+	ks, err := receipt.NewKeySet(h.key.Public())
+	if err != nil {
+		return err
+	}
+	v, err := receipt.Verify(res.Envelope, ks)
 	if err != nil {
 		return fmt.Errorf("receipt does not verify: %w", err)
 	}

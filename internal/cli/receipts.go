@@ -1,8 +1,8 @@
 package cli
 
 import (
-	"crypto/ed25519"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -63,11 +63,13 @@ func newReceiptsCmd() *cobra.Command {
 // loadKeySet reads the public half of the data folder's signing key.
 // Verification never creates a key.
 func loadKeySet(data string) (receipt.KeySet, error) {
-	k, err := receipt.LoadKey(keyPath(data))
+	b, err := os.ReadFile(keyPath(data))
 	if err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
-	ks := receipt.KeySet{}
-	ks.Add(k.ID, k.Private.Public().(ed25519.PublicKey))
-	return ks, nil
+	k, err := receipt.ParseKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("signing key: %w", err)
+	}
+	return receipt.NewKeySet(k.Public())
 }

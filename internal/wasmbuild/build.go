@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -127,9 +126,12 @@ func cacheName(moduleDir, pkg string) string {
 }
 
 // sourceDigest hashes salt and every file of dirs that can change a
-// build: non-test .go files, go.mod and go.sum, by path relative to their
-// dir and content. Directories the go command ignores (testdata, and
-// names starting with "." or "_") are skipped, except a dir itself.
+// build, by path relative to its dir and content: .go files, go.mod,
+// go.sum, and any other file, because //go:embed can put it in the
+// module (the defect corpus embeds its connector.json). _test.go files
+// are left out, since they never reach a module, and so are directories
+// the go command ignores (testdata, names starting with "." or "_"),
+// except a dir itself.
 func sourceDigest(salt string, dirs ...string) (string, error) {
 	h := sha256.New()
 	writeField := func(s string) {
@@ -178,15 +180,5 @@ func ignoredDir(name string) bool {
 }
 
 func buildInput(name string) bool {
-	switch {
-	case name == "go.mod" || name == "go.sum":
-		return true
-	case strings.HasSuffix(name, "_test.go"):
-		return false // never compiled into a module
-	}
-	return strings.HasSuffix(name, ".go")
+	return !strings.HasSuffix(name, "_test.go") && !strings.HasPrefix(name, ".")
 }
-
-// errIs keeps errors imported for callers reading this file with the
-// sentinels in errors.go.
-var _ = errors.Is

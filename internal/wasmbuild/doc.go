@@ -5,8 +5,9 @@
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath
 //
 // Builds are cached under <repo>/build/wasm-cache, keyed by a digest of
-// every Go source and go.mod/go.sum of the module and of guest-sdk plus
-// the Go version, so a test binary rebuilds a module only when something
+// the package path, the Go version and every file that can go into the
+// module (Go sources, go.mod, go.sum, embeddable files; not _test.go)
+// of the module and of guest-sdk, so a test binary rebuilds a module only when something
 // that goes into it changed. A build is written to a temporary file and
 // renamed into place, so test binaries that build the same module at the
 // same time never see a partial file.

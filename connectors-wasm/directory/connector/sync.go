@@ -175,37 +175,28 @@ func more(p page, c cursor) (protocol.SyncResponse, error) {
 	return protocol.SyncResponse{NextCursor: encodeCursor(c), HasMore: true}, nil
 }
 
-// record holds the fields of a user or group the connector reads; the
-// object's data is the record as the remote sent it.
-type record struct {
-	ID        string `json:"id"`
-	CreatedAt string `json:"created_at"`
-	UpdatedAt string `json:"updated_at"`
-}
-
 func emitObjects(typ string) func(*sdk.Host, []json.RawMessage, func(time.Time) bool) (string, error) {
 	return func(h *sdk.Host, data []json.RawMessage, keep func(time.Time) bool) (string, error) {
 		var maxSeen string
 		skipped := 0
 		for _, raw := range data {
-			var r record
-			if err := json.Unmarshal(raw, &r); err != nil {
-				return "", fmt.Errorf("%w: %s record: %v", ErrBadRemote, typ, err)
-			}
-			if r.ID == "" {
-				return "", fmt.Errorf("%w: %s record without id", ErrBadRemote, typ)
+			// ObjectFromRecord reads id, created_at and updated_at without
+			// decoding the record: the record itself is the object's data.
+			o, err := sdk.ObjectFromRecord(typ, raw, sdk.RecordKeys{})
+			if err != nil {
+				return "", fmt.Errorf("%w: %v", ErrBadRemote, err)
 			}
 			if keep != nil {
-				created, err := time.Parse(time.RFC3339, r.CreatedAt)
+				created, err := time.Parse(time.RFC3339, o.CreatedAt)
 				if err != nil || !keep(created) {
 					skipped++
 					continue
 				}
 			}
-			if err := h.Emit(protocol.Object{Type: typ, ID: r.ID, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Data: raw}); err != nil {
+			if err := h.Emit(o); err != nil {
 				return "", err
 			}
-			maxSeen = later(maxSeen, r.UpdatedAt)
+			maxSeen = later(maxSeen, o.UpdatedAt)
 		}
 		if skipped > 0 {
 			h.Logf(protocol.LogWarn, "skipped %d %s records the remote returned outside the requested range", skipped, typ)

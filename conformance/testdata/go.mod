@@ -1,0 +1,10 @@
+module github.com/sluicehq/sluice/conformance/testdata
+
+go 1.26.0
+
+require (
+	github.com/extism/go-pdk v1.1.3
+	github.com/sluicehq/sluice/guest-sdk v0.0.0
+)
+
+replace github.com/sluicehq/sluice/guest-sdk => ../../guest-sdk
