@@ -52,7 +52,11 @@ func (e *Engine) Authorize(ctx context.Context, c Connection) (protocol.Authoriz
 // Health calls health() with read-only network access.
 func (e *Engine) Health(ctx context.Context, c Connection) (protocol.HealthResponse, error) {
 	var resp protocol.HealthResponse
-	out, err := e.callOnce(ctx, c.Tenant.ID(), c.Module, e.netOnly(c, true), protocol.ExportHealth, []byte("{}"), false)
+	in, err := json.Marshal(protocol.HealthRequest{Config: c.Config})
+	if err != nil {
+		return resp, err
+	}
+	out, err := e.callOnce(ctx, c.Tenant.ID(), c.Module, e.netOnly(c, true), protocol.ExportHealth, in, false)
 	if err != nil {
 		return resp, err
 	}

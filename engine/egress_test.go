@@ -60,12 +60,21 @@ func TestDeclaredHostResolvingToForbiddenAddressIsDenied(t *testing.T) {
 	defer sb.Close()
 	u, _ := url.Parse(base)
 	base = "http://localhost:" + u.Port()
+	// API-key auth: no token fetch stands between the connector and the
+	// dial that must be refused.
 	mod := r.module("directory", func(m *protocol.Manifest) {
-		m.Hosts = []protocol.HostRule{{Host: "localhost:" + u.Port(), Methods: []string{"GET", "POST"}, Scheme: "http"}}
+		m.Hosts = []protocol.HostRule{{Host: "localhost:" + u.Port(), Methods: []string{"GET"}, Scheme: "http"}}
+		m.Auth = protocol.Auth{Kind: protocol.AuthAPIKey}
 	})
+	conn := r.conn("acme", mod, base)
+	creds, scrub, err := r.eng.Credentials(mod.Manifest, conn.Config, map[string]string{"api_key": sandbox.DefaultAPIKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Credentials, conn.Scrub = creds, scrub
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	res, err := r.eng.Sync(ctx, r.conn("acme", mod, base), engine.RunOptions{Full: true})
+	res, err := r.eng.Sync(ctx, conn, engine.RunOptions{Full: true})
 	if !errors.Is(err, engine.ErrRunFailed) {
 		t.Fatalf("err = %v, want a failed run", err)
 	}

@@ -51,7 +51,10 @@ type CallError struct {
 	Export string
 	Kind   error  // one of the sentinels above
 	Detail string // scrubbed detail (guest error message or trap reason)
-	Err    error  // underlying error, if any
+	// GuestType is the error type the connector reported (its Extism
+	// error as {"type","message"}, see docs/abi.md); it names a runbook.
+	GuestType string
+	Err       error // underlying error, if any
 }
 
 func (e *CallError) Error() string {

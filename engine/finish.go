@@ -205,16 +205,19 @@ func (r *runner) errorType(err error) string {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return "canceled"
 	case errors.Is(err, ErrGuest):
+		// The host knows best why egress failed; then the connector's own
+		// classification; then what the host saw of the remote.
 		if r.stats != nil {
 			if t := r.stats.LastDenial(); t != "" {
 				return "egress_" + t
 			}
-			if r.stats.RateLimited.Load() > 0 && r.stats.Errors.Load() > 0 {
-				return "rate_limited"
-			}
-			if r.stats.Errors.Load() > 0 {
-				return "remote_error"
-			}
+		}
+		var ce *CallError
+		if errors.As(err, &ce) && ce.GuestType != "" {
+			return ce.GuestType
+		}
+		if r.stats != nil && r.stats.Errors.Load() > 0 {
+			return "remote_error"
 		}
 		return "connector_error"
 	}

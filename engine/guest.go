@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -53,7 +54,7 @@ func (g *nativeGuest) acquire(context.Context, string, time.Time, [32]byte, bool
 func (g *nativeGuest) call(ctx context.Context, hc *hostfns.Call, export string, input []byte) ([]byte, error) {
 	out, err := g.fn(ctx, hc, export, input)
 	if err != nil {
-		return nil, &CallError{Export: export, Kind: ErrGuest, Detail: err.Error()}
+		return nil, guestError(export, err.Error())
 	}
 	if len(out) > g.limits.MaxOutputBytes {
 		return nil, &CallError{Export: export, Kind: ErrOutputTooLarge, Detail: fmt.Sprintf("%d bytes, the cap is %d", len(out), g.limits.MaxOutputBytes)}
@@ -174,11 +175,11 @@ func (s *wasmSession) classify(ctx, callCtx context.Context, export string, rc u
 	trapped := errors.As(err, &exit) || inst.stderr.len() > 0 || isRuntimeError(err)
 	if trapped {
 		inst.broken = true
-		detail := strings.TrimSpace(inst.stderr.String())
+		detail := trapReason(inst.stderr.String())
 		if detail == "" && err != nil {
 			detail = err.Error()
 		}
-		return &CallError{Export: export, Kind: ErrTrap, Detail: lastLines(detail, 3), Err: err}
+		return &CallError{Export: export, Kind: ErrTrap, Detail: detail, Err: err}
 	}
 	msg := ""
 	if err != nil {
@@ -187,7 +188,18 @@ func (s *wasmSession) classify(ctx, callCtx context.Context, export string, rc u
 	if msg == "" {
 		msg = fmt.Sprintf("return code %d", rc)
 	}
-	return &CallError{Export: export, Kind: ErrGuest, Detail: msg}
+	return guestError(export, msg)
+}
+
+// guestError reads a connector's error: {"type","message"} JSON when the
+// connector follows the ABI's convention, plain text otherwise.
+func guestError(export, msg string) *CallError {
+	ce := &CallError{Export: export, Kind: ErrGuest, Detail: msg}
+	var er protocol.ErrorResponse
+	if json.Unmarshal([]byte(msg), &er) == nil && er.Message != "" {
+		ce.Detail, ce.GuestType = er.Message, er.Type
+	}
+	return ce
 }
 
 // isRuntimeError reports whether err came from the Wasm runtime (a trap)
@@ -200,46 +212,73 @@ func isRuntimeError(err error) bool {
 	return strings.Contains(m, "wasm error") || strings.Contains(m, "module closed") || strings.Contains(m, "module is closed")
 }
 
-func lastLines(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
+// trapReason picks the line a runtime wrote about why it died ("fatal
+// error: out of memory", "panic: …", "runtime: goroutine stack exceeds …")
+// out of a stderr capture; otherwise its last lines.
+func trapReason(stderr string) string {
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	var picked []string
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "fatal error:") || strings.HasPrefix(l, "panic:") || strings.HasPrefix(l, "runtime:") {
+			picked = append(picked, l)
+			if len(picked) == 2 {
+				break
+			}
+		}
 	}
-	return strings.Join(lines, " | ")
+	if len(picked) == 0 && len(lines) > 3 {
+		picked = lines[len(lines)-3:]
+	} else if len(picked) == 0 {
+		picked = lines
+	}
+	return strings.Join(picked, " | ")
 }
 
-// tail keeps the last max bytes written to it: a guest's stderr, where the
-// Go runtime reports fatal errors such as running out of memory.
+// tail captures a guest's stderr, where the Go runtime reports fatal
+// errors: the first max bytes (where the reason is) and the last max
+// bytes, dropping the middle of a long goroutine dump.
 type tail struct {
-	mu  sync.Mutex
-	buf []byte
-	max int
+	mu    sync.Mutex
+	head  []byte
+	end   []byte
+	max   int
+	total int
 }
 
 func (t *tail) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > t.max {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
+	t.total += len(p)
+	if room := t.max - len(t.head); room > 0 {
+		n := min(room, len(p))
+		t.head = append(t.head, p[:n]...)
+		p = p[n:]
+	}
+	t.end = append(t.end, p...)
+	if len(t.end) > t.max {
+		t.end = append(t.end[:0], t.end[len(t.end)-t.max:]...)
 	}
 	return len(p), nil
 }
 
 func (t *tail) reset() {
 	t.mu.Lock()
-	t.buf = t.buf[:0]
+	t.head, t.end, t.total = t.head[:0], t.end[:0], 0
 	t.mu.Unlock()
 }
 
 func (t *tail) len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.buf)
+	return t.total
 }
 
 func (t *tail) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return string(t.buf)
+	if len(t.end) == 0 {
+		return string(t.head)
+	}
+	return string(t.head) + "\n" + string(t.end)
 }

@@ -7,11 +7,18 @@ import (
 	"testing"
 
 	"github.com/sluicehq/sluice/guest-sdk/protocol"
-	"github.com/sluicehq/sluice/guest-sdk/sdk"
 )
 
-// The guest SDK's native runner takes the same byte-level transport.
-var _ sdk.Transport = (*Call)(nil)
+// guestTransport is the guest SDK's sdk.Transport, restated so this
+// package's tests do not build the SDK: the native runner takes the same
+// byte-level doors as the Wasm glue.
+type guestTransport interface {
+	HTTP(ctx context.Context, req []byte) []byte
+	Emit(ctx context.Context, batch []byte) []byte
+	Log(ctx context.Context, level protocol.LogLevel, msg string)
+}
+
+var _ guestTransport = (*Call)(nil)
 
 func TestCallShutDoorsAreDenied(t *testing.T) {
 	ctx := context.Background()

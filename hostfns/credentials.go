@@ -113,7 +113,7 @@ func invalidate(c Credentials, name string) bool {
 // OAuthConfig configures a [TokenSource] (OAuth2 client credentials grant,
 // RFC 6749 §4.4).
 type OAuthConfig struct {
-	// TokenURL is the token endpoint; it must be https.
+	// TokenURL is the token endpoint; it must be https unless AllowHTTP.
 	TokenURL     string
 	ClientID     string
 	ClientSecret string
@@ -137,6 +137,10 @@ type OAuthConfig struct {
 	Scrub *Scrubber
 	// Now is the clock (nil = time.Now).
 	Now func() time.Time
+	// AllowHTTP accepts an http token URL. Only for tests and private
+	// deployments (with NetOptions.AllowPrivate): the client secret then
+	// crosses the network in clear.
+	AllowHTTP bool
 }
 
 // TokenSource is the "default" credential of a connection whose manifest
@@ -196,7 +200,7 @@ func (t *TokenSource) fresh() bool {
 
 func (t *TokenSource) fetch(ctx context.Context) (*oauth2.Token, error) {
 	u, err := url.Parse(t.cfg.TokenURL)
-	if err != nil || u.Scheme != "https" || u.Host == "" {
+	if err != nil || u.Host == "" || !(u.Scheme == "https" || u.Scheme == "http" && t.cfg.AllowHTTP) {
 		return nil, fmt.Errorf("%w: token URL must be an absolute https URL", ErrToken)
 	}
 	t.cfg.Scrub.Add(t.cfg.ClientSecret)
@@ -218,8 +222,13 @@ func (t *TokenSource) fetch(ctx context.Context) (*oauth2.Token, error) {
 	tok, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, client))
 	if err != nil {
 		// The error may quote the endpoint's body, which may echo the
-		// client secret: scrub it, and do not wrap the raw error.
-		return nil, fmt.Errorf("%w: %s", ErrToken, t.cfg.Scrub.String(err.Error()))
+		// client secret: scrub it, and do not wrap the raw error (but do
+		// keep a refused address recognisable).
+		msg := t.cfg.Scrub.String(err.Error())
+		if errors.Is(err, ErrDeniedAddress) {
+			return nil, fmt.Errorf("%w: %w: %s", ErrToken, ErrDeniedAddress, msg)
+		}
+		return nil, fmt.Errorf("%w: %s", ErrToken, msg)
 	}
 	t.cfg.Scrub.Add(tok.AccessToken)
 	return tok, nil

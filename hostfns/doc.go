@@ -16,7 +16,9 @@
 // full-jitter backoff honouring Retry-After, caps size and time, refuses
 // private and metadata addresses at dial time ([NewTransport]), scrubs
 // every answer ([Scrubber]) and records redacted exchanges to the run's
-// tape. The emit door ([Emitter]) checks each record against the manifest
+// tape. It never follows a redirect: the 3xx goes back to the guest, whose
+// request to the Location is checked like any other, so no hop escapes
+// the allow-list and there is a single code path for the checks. The emit door ([Emitter]) checks each record against the manifest
 // (declared type, stream, allow-list, JSON Schema, backfill range), derives
 // deterministic entity ids and returns canonical (RFC 8785) data for the
 // store. The log door ([Log]) writes scrubbed, capped slog records.

@@ -53,8 +53,9 @@ func PolicyDenial(errorType string) bool {
 // HTTPConfig configures the egress door of one invocation. The zero value
 // denies every request (no hosts) and has no transport.
 type HTTPConfig struct {
-	// Hosts is the manifest's allow-list: exact host (and port, if given;
-	// else the scheme's default port), scheme (default https) and methods.
+	// Hosts is the manifest's allow-list: exact host name (no wildcards,
+	// case-insensitive), port if the rule gives one (else any port),
+	// scheme (default https) and methods (an empty list allows none).
 	Hosts []protocol.HostRule
 	// ReadOnly allows only GET and HEAD (verify runs).
 	ReadOnly bool

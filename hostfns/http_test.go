@@ -61,13 +61,19 @@ func TestHTTPPolicyDenials(t *testing.T) {
 }
 
 func TestHTTPDefaultPortAndScheme(t *testing.T) {
-	h := NewHTTP(HTTPConfig{Hosts: []protocol.HostRule{{Host: "API.example.com", Methods: []string{"get"}}}, Transport: refuseAll{}})
+	h := NewHTTP(HTTPConfig{Hosts: []protocol.HostRule{
+		{Host: "API.example.com", Methods: []string{"get"}},
+		{Host: "files.example.com:8443", Methods: []string{"GET"}},
+	}, Transport: refuseAll{}})
 	for _, tc := range []struct {
 		url, want string
 	}{
 		{"https://api.example.com/v1", ErrorTypeTransport}, // allowed: reaches the (refusing) transport
 		{"https://api.example.com:443/v1", ErrorTypeTransport},
-		{"https://api.example.com:8443/v1", ErrorTypeDeniedHost},
+		{"https://api.example.com:8443/v1", ErrorTypeTransport}, // no port in the rule: any port
+		{"https://files.example.com:8443/x", ErrorTypeTransport},
+		{"https://files.example.com/x", ErrorTypeDeniedHost}, // the rule's port only
+		{"https://files.example.com:443/x", ErrorTypeDeniedHost},
 		{"http://api.example.com/v1", ErrorTypeDeniedScheme},
 		{"https://api.example.com./v1", ErrorTypeDeniedHost},
 		{"https://evil.api.example.com/v1", ErrorTypeDeniedHost},

@@ -22,8 +22,8 @@ type hostRule struct {
 }
 
 // compileRules indexes the manifest's rules by lower-case host name. A
-// rule without a port allows only its scheme's default port; a rule whose
-// scheme is neither http nor https never matches.
+// rule without a port allows any port of that host (port "" below); a
+// rule whose scheme is neither http nor https never matches.
 func compileRules(rules []protocol.HostRule) map[string][]hostRule {
 	out := map[string][]hostRule{}
 	for _, r := range rules {
@@ -39,9 +39,6 @@ func compileRules(rules []protocol.HostRule) map[string][]hostRule {
 			host, port = hp, p
 		}
 		host = strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
-		if port == "" {
-			port = defaultPort(scheme)
-		}
 		hr := hostRule{scheme: scheme, port: port, methods: map[string]bool{}}
 		for _, m := range r.Methods {
 			hr.methods[strings.ToUpper(m)] = true
@@ -110,7 +107,7 @@ func (h *HTTP) checkPolicy(req *protocol.HTTPRequest) (*outbound, *denial) {
 	if port == "" {
 		port = defaultPort(scheme)
 	}
-	rules = slices.DeleteFunc(rules, func(r hostRule) bool { return r.port != port })
+	rules = slices.DeleteFunc(rules, func(r hostRule) bool { return r.port != "" && r.port != port })
 	if len(rules) == 0 {
 		return nil, deny(ErrorTypeDeniedHost, "port %s is not declared for host %q", truncateUTF8(port, 8), host)
 	}
@@ -210,6 +207,8 @@ func (h *HTTP) injectCredentials(ctx context.Context, o *outbound, auth string) 
 	switch {
 	case errors.Is(err, ErrUnknownCredential):
 		return deny(ErrorTypeDeniedSecret, "credential %q is not set for this connection", truncateUTF8(auth, 64))
+	case errors.Is(err, ErrDeniedAddress):
+		return deny(ErrorTypeDeniedAddress, "credential %q: %s", truncateUTF8(auth, 64), h.cfg.Scrub.String(err.Error()))
 	case err != nil:
 		return deny(ErrorTypeAuth, "credential %q: %s", truncateUTF8(auth, 64), h.cfg.Scrub.String(err.Error()))
 	case !validToken(name) || !validHeaderValue(value):

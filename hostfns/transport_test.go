@@ -48,13 +48,13 @@ func TestAddressAllowed(t *testing.T) {
 		{"::ffff:127.0.0.1", false},       // IPv4-mapped loopback
 		{"::ffff:169.254.169.254", false}, // IPv4-mapped metadata
 		{"::ffff:10.0.0.1", false},
-		{"::127.0.0.1", false},          // IPv4-compatible
-		{"64:ff9b::a9fe:a9fe", false},   // NAT64 of 169.254.169.254
-		{"2002:a9fe:a9fe::1", false},    // 6to4 of 169.254.169.254
-		{"2002:7f00:1::1", false},       // 6to4 of 127.0.0.1
-		{"fd00:ec2::254", false},        // AWS IPv6 metadata (ULA)
-		{"2001:db8::1", false},          // documentation
-		{"2001:0:4136:e378::1", false},  // Teredo
+		{"::127.0.0.1", false},         // IPv4-compatible
+		{"64:ff9b::a9fe:a9fe", false},  // NAT64 of 169.254.169.254
+		{"2002:a9fe:a9fe::1", false},   // 6to4 of 169.254.169.254
+		{"2002:7f00:1::1", false},      // 6to4 of 127.0.0.1
+		{"fd00:ec2::254", false},       // AWS IPv6 metadata (ULA)
+		{"2001:db8::1", false},         // documentation
+		{"2001:0:4136:e378::1", false}, // Teredo
 	}
 	for _, tc := range cases {
 		ip := netip.MustParseAddr(tc.addr)

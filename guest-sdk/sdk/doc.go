@@ -24,19 +24,28 @@
 //		sdk.Register(sdk.Connector{
 //			Discover: discover,
 //			Sync: func(h *sdk.Host, req protocol.SyncRequest) (protocol.SyncResponse, error) {
-//				var page struct {
-//					Data []json.RawMessage `json:"data"`
-//				}
-//				if err := h.GetJSON(req.Config["base_url"]+"/api/v1/users", &page); err != nil {
+//				body, err := h.GetBody(req.Config["base_url"] + "/api/v1/users")
+//				if err != nil {
 //					return protocol.SyncResponse{}, err
 //				}
-//				for _, raw := range page.Data {
-//					// ... pick the id and timestamps out of raw ...
-//					if err := h.Emit(protocol.Object{Type: "user", ID: id, Data: raw}); err != nil {
+//				v, err := sdk.RawMembers(body, "data")
+//				if err != nil {
+//					return protocol.SyncResponse{}, err
+//				}
+//				records, err := sdk.RawElements(v[0])
+//				if err != nil {
+//					return protocol.SyncResponse{}, err
+//				}
+//				for _, raw := range records {
+//					obj, err := sdk.ObjectFromRecord("user", raw, sdk.RecordKeys{})
+//					if err != nil {
+//						return protocol.SyncResponse{}, err
+//					}
+//					if err := h.Emit(obj); err != nil {
 //						return protocol.SyncResponse{}, err
 //					}
 //				}
-//				return protocol.SyncResponse{NextCursor: next, HasMore: next != ""}, nil
+//				return protocol.SyncResponse{}, nil // one page, nothing to resume
 //			},
 //		})
 //	}
@@ -52,15 +61,24 @@
 // Every handler gets a [Host], its only door out of the sandbox during
 // that call:
 //
-//   - [Host.HTTP], [Host.Get] and [Host.GetJSON] send requests through the
-//     host. Never put a credential in a request: set Auth to "default"
-//     (Get and GetJSON do) or write "{{secret:NAME}}" as a header value,
-//     and the host injects it. Raw secrets never enter the module.
+//   - [Host.HTTP], [Host.Get], [Host.GetBody] and [Host.GetJSON] send
+//     requests through the host. Never put a credential in a request: set
+//     Auth to "default" (the Get helpers do) or write "{{secret:NAME}}" as
+//     a header value, and the host injects it. Raw secrets never enter the
+//     module.
 //   - [Host.Emit], [Host.EmitEdge] and [Host.Delete] buffer records and
 //     send them in batches ([BatchRecords] records or [BatchBytes] bytes)
 //     and when the handler returns; [Host.Flush] sends them now and
 //     [Host.Rejected] lists the records the host rejected.
 //   - [Host.Log] and [Host.Logf] write to the run's log.
+//
+// JSON decoding dominates a Go guest's time: Go compiled to Wasm is slow
+// at encoding/json's reflection and per-byte scanning. For records that
+// are stored as the remote sent them, [RawMembers] and [RawElements] take
+// a list response apart and [ObjectFromRecord] reads an object's id and
+// timestamps, all without decoding the records (measured: a users sync
+// of the directory example ran 2.3 times faster than with json.Unmarshal).
+// Emit copies Data verbatim, after checking it is valid JSON.
 //
 // Cursors are yours: a sync returns NextCursor and HasMore, the host
 // stores the cursor with the page of records in one transaction and

@@ -134,16 +134,82 @@ func appendDeletion(dst []byte, d *protocol.Deletion) []byte {
 	return append(dst, '}')
 }
 
-// appendSyncResponse appends r as JSON. Sync outputs are tiny, except
-// when a cursor is large; appending into one pre-sized buffer keeps the
-// peak guest memory at about twice the cursor instead of four times.
+// appendSyncResponse appends r as JSON.
 func appendSyncResponse(dst []byte, r *protocol.SyncResponse) []byte {
-	dst = append(dst, `{"next_cursor":`...)
-	dst = appendString(dst, r.NextCursor)
-	if r.HasMore {
-		return append(dst, `,"has_more":true}`...)
+	syncResponseChunks(r, dst, 0, func(b []byte) { dst = b })
+	return dst
+}
+
+// syncChunk is how much of a cursor syncResponseChunks encodes at once.
+const syncChunk = 32 << 10
+
+// syncResponseChunks encodes r as JSON, appending to buf and handing the
+// buffer to emit once it holds flushAt bytes or more (then reusing it:
+// emit must not keep it) and at the end; flushAt 0 emits only at the
+// end. Sync outputs are tiny unless a cursor is huge; the Wasm glue
+// streams those straight into Extism memory, so the guest never holds a
+// second copy.
+func syncResponseChunks(r *protocol.SyncResponse, buf []byte, flushAt int, emit func([]byte)) {
+	start := len(buf)
+	buf = append(buf, `{"next_cursor":"`...)
+	for s := r.NextCursor; len(s) > 0; {
+		n := min(len(s), syncChunk)
+		// Cut before the first byte of a rune: decoding, and so escaping,
+		// is the same on both sides of such a cut.
+		for n < len(s) && !utf8.RuneStart(s[n]) {
+			n++
+		}
+		buf = appendEscaped(buf, s[:n])
+		s = s[n:]
+		if flushAt > 0 && len(s) > 0 && len(buf)-start >= flushAt {
+			emit(buf)
+			buf = buf[:start]
+		}
 	}
-	return append(dst, `,"has_more":false}`...)
+	if r.HasMore {
+		buf = append(buf, `","has_more":true}`...)
+	} else {
+		buf = append(buf, `","has_more":false}`...)
+	}
+	emit(buf)
+}
+
+// alignedWriter hands a stream of bytes to store in pieces whose offsets
+// are multiples of 8: go-pdk stores 8 bytes per store_u64, and Extism
+// kernels other than Go's may require that alignment.
+type alignedWriter struct {
+	store func(off int, b []byte)
+	off   int
+	carry []byte
+}
+
+func (w *alignedWriter) write(p []byte) {
+	if len(w.carry) > 0 {
+		take := min(8-len(w.carry), len(p))
+		w.carry, p = append(w.carry, p[:take]...), p[take:]
+		if len(w.carry) < 8 {
+			return
+		}
+		w.put(w.carry)
+		w.carry = w.carry[:0]
+	}
+	n := len(p) &^ 7
+	if n > 0 {
+		w.put(p[:n])
+	}
+	w.carry = append(w.carry, p[n:]...)
+}
+
+func (w *alignedWriter) flush() {
+	if len(w.carry) > 0 {
+		w.put(w.carry)
+		w.carry = w.carry[:0]
+	}
+}
+
+func (w *alignedWriter) put(b []byte) {
+	w.store(w.off, b)
+	w.off += len(b)
 }
 
 // appendFloat formats f the way encoding/json does: shortest
@@ -171,6 +237,12 @@ func appendFloat(dst []byte, f float64) []byte {
 // escaped, invalid UTF-8 becomes \ufffd, U+2028 and U+2029 are escaped.
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	dst = appendEscaped(dst, s)
+	return append(dst, '"')
+}
+
+// appendEscaped appends the escaped contents of s, without quotes.
+func appendEscaped(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		b := s[i]
@@ -217,6 +289,5 @@ func appendString(dst []byte, s string) []byte {
 		}
 		i += size
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, s[start:]...)
 }

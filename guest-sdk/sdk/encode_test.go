@@ -245,3 +245,49 @@ func BenchmarkEmitBatchEncodingJSON(b *testing.B) {
 	}
 	b.SetBytes(int64(n))
 }
+
+func FuzzSyncResponseChunks(f *testing.F) {
+	f.Add("", false, 7)
+	f.Add(`{"since":"2024"}`, true, 1)
+	f.Add(strings.Repeat("é\u2028\xff\"", 20000), true, 100)
+	f.Fuzz(func(t *testing.T, cursor string, more bool, flushAt int) {
+		if flushAt < 0 {
+			flushAt = -flushAt
+		}
+		r := protocol.SyncResponse{NextCursor: cursor, HasMore: more}
+		want := stdJSON(t, &r)
+		var got []byte
+		syncResponseChunks(&r, make([]byte, 0, 16), flushAt%(2*syncChunk), func(b []byte) { got = append(got, b...) })
+		if !bytes.Equal(got, want) {
+			t.Fatalf("chunked encoding differs from encoding/json for %q", cursor)
+		}
+		// The aligned writer stores the same bytes at 8-byte offsets.
+		var stored []byte
+		w := alignedWriter{store: func(off int, b []byte) {
+			if off%8 != 0 || off != len(stored) {
+				t.Fatalf("store at offset %d after %d bytes", off, len(stored))
+			}
+			stored = append(stored, b...)
+		}}
+		syncResponseChunks(&r, nil, 1+flushAt%syncChunk, w.write)
+		w.flush()
+		if !bytes.Equal(stored, want) {
+			t.Fatal("aligned writer changed the bytes")
+		}
+	})
+}
+
+func TestSyncResponseChunksHugeCursor(t *testing.T) {
+	r := protocol.SyncResponse{NextCursor: strings.Repeat("A", 3*syncChunk+5)}
+	var pieces, total int
+	syncResponseChunks(&r, nil, syncChunk, func(b []byte) {
+		pieces++
+		total += len(b)
+		if len(b) > 2*syncChunk {
+			t.Fatalf("piece of %d bytes: the cursor was not streamed", len(b))
+		}
+	})
+	if want := len(stdJSON(t, &r)); pieces < 3 || total != want {
+		t.Fatalf("%d pieces, %d bytes; want >= 3 pieces, %d bytes", pieces, total, want)
+	}
+}

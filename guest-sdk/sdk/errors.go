@@ -34,6 +34,9 @@ var (
 	// ErrBadRecord is returned by Emit and EmitEdge for a record that
 	// cannot be encoded (Data that is not valid JSON, a NaN confidence).
 	ErrBadRecord = errors.New("sdk: record cannot be encoded")
+	// ErrBadJSON is returned by RawMembers and RawElements for input
+	// that is not one valid JSON object or array.
+	ErrBadJSON = errors.New("sdk: not the expected JSON value")
 	// ErrNilTransport is returned by Invoke when given a nil Transport.
 	ErrNilTransport = errors.New("sdk: nil transport")
 	// ErrPanic matches every *PanicError.

@@ -89,17 +89,26 @@ func (h *Host) Get(url string) (protocol.HTTPResponse, error) {
 	return h.HTTP(protocol.HTTPRequest{Method: "GET", URL: url, Auth: "default"})
 }
 
-// GetJSON GETs url with the default credential and decodes a 2xx JSON
-// body into v. A non-2xx answer is a *StatusError.
-func (h *Host) GetJSON(url string, v any) error {
+// GetBody GETs url with the default credential and returns the body of
+// a 2xx answer. A non-2xx answer is a *StatusError.
+func (h *Host) GetBody(url string) ([]byte, error) {
 	resp, err := h.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	if resp.Status < 200 || resp.Status > 299 {
+		return nil, &StatusError{Method: "GET", URL: url, Status: resp.Status}
+	}
+	return resp.Body, nil
+}
+
+// GetJSON is GetBody decoding the body into v with encoding/json.
+func (h *Host) GetJSON(url string, v any) error {
+	body, err := h.GetBody(url)
 	if err != nil {
 		return err
 	}
-	if resp.Status < 200 || resp.Status > 299 {
-		return &StatusError{Method: "GET", URL: url, Status: resp.Status}
-	}
-	if err := json.Unmarshal(resp.Body, v); err != nil {
+	if err := json.Unmarshal(body, v); err != nil {
 		return fmt.Errorf("sdk: GET %s: decoding body: %w", url, err)
 	}
 	return nil

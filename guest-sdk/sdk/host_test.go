@@ -320,3 +320,34 @@ func TestHostClosedAfterCall(t *testing.T) {
 		t.Fatal("a closed Host reached the transport")
 	}
 }
+
+func TestFlushOnErrorNotOnPanic(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		fail    func()
+		wantErr error
+		want    int
+	}{
+		{"error", func() {}, errBoom, 1},
+		{"panic", func() { panic("bug") }, sdk.ErrPanic, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := sdktest.New(sdktest.Config{})
+			c := syncWith(func(h *sdk.Host) error {
+				if err := h.Emit(user(1)); err != nil {
+					return err
+				}
+				tt.fail()
+				return errBoom
+			})
+			if _, err := sdk.Invoke(context.Background(), c, tr, protocol.ExportSync, []byte(`{}`)); !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if got := len(tr.Objects()); got != tt.want {
+				t.Fatalf("%d objects reached the host, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+var errBoom = errors.New("boom")

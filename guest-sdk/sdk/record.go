@@ -43,3 +43,33 @@ func or(s, def string) string {
 	}
 	return s
 }
+
+// RawMembers validates obj as one JSON object and returns the raw values
+// of its top-level members named by keys, in the order of keys: nil for
+// an absent member, the last one for a repeated member (exact,
+// case-sensitive names). The values are subslices of obj, not copies.
+// With RawElements it takes a list response apart without decoding the
+// records, which ObjectFromRecord then reads:
+//
+//	v, err := sdk.RawMembers(resp.Body, "data", "next_cursor")
+//	items, err := sdk.RawElements(v[0])
+func RawMembers(obj []byte, keys ...string) ([]json.RawMessage, error) {
+	out := make([]json.RawMessage, len(keys))
+	if err := jsonfast.Members(obj, keys, out); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadJSON, err)
+	}
+	return out, nil
+}
+
+// RawElements validates arr as one JSON array and returns its elements
+// as subslices of arr. A null arr (an absent member) has no elements.
+func RawElements(arr []byte) ([]json.RawMessage, error) {
+	if arr == nil || string(arr) == "null" {
+		return nil, nil
+	}
+	out, err := jsonfast.Elements(arr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadJSON, err)
+	}
+	return out, nil
+}

@@ -74,3 +74,31 @@ func BenchmarkUnmarshalRecord(b *testing.B) {
 		}
 	}
 }
+
+func TestRawMembersAndElements(t *testing.T) {
+	body := []byte(`{"data":[{"id":"u-1"}, {"id":"u-2"}],"next_cursor":"abc","has_more":true,"data2":1}`)
+	v, err := sdk.RawMembers(body, "data", "next_cursor", "has_more", "absent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(v[1]) != `"abc"` || string(v[2]) != "true" || v[3] != nil {
+		t.Fatalf("members %q", v)
+	}
+	items, err := sdk.RawElements(v[0])
+	if err != nil || len(items) != 2 || string(items[1]) != `{"id":"u-2"}` {
+		t.Fatalf("elements %q, %v", items, err)
+	}
+	if items, err := sdk.RawElements(v[3]); err != nil || items != nil {
+		t.Fatalf("elements of an absent member: %q, %v", items, err)
+	}
+	for _, bad := range []string{`[1,2]`, `{"data":`, `{"a":1} x`} {
+		if _, err := sdk.RawMembers([]byte(bad), "a"); !errors.Is(err, sdk.ErrBadJSON) {
+			t.Errorf("RawMembers(%s) err = %v, want ErrBadJSON", bad, err)
+		}
+	}
+	for _, bad := range []string{`{}`, `[1,`, `[1] 2`, `"x"`} {
+		if _, err := sdk.RawElements([]byte(bad)); !errors.Is(err, sdk.ErrBadJSON) {
+			t.Errorf("RawElements(%s) err = %v, want ErrBadJSON", bad, err)
+		}
+	}
+}

@@ -65,12 +65,33 @@ func run(export string) int32 {
 	if !ok {
 		return fail(protocol.ErrorResponse{Type: ErrorTypeConnector, Message: "sdk: no connector registered; call sdk.Register from an init function of package main"})
 	}
-	out, err := Invoke(context.Background(), c, wasmTransport{}, export, pdk.Input())
+	res, err := invoke(context.Background(), c, wasmTransport{}, export, pdk.Input())
 	if err != nil {
 		return fail(ErrorResponseOf(err))
 	}
-	pdk.Output(out)
+	if res.sync != nil {
+		outputSync(res.sync)
+	} else {
+		pdk.Output(res.raw)
+	}
 	return 0
+}
+
+// outputSync streams a sync response into an Extism block: one pass to
+// size it, one to store it, so a huge cursor is never encoded into a
+// second guest buffer.
+func outputSync(r *protocol.SyncResponse) {
+	buf := make([]byte, 0, 2*syncChunk)
+	total := 0
+	syncResponseChunks(r, buf, syncChunk, func(b []byte) { total += len(b) })
+	mem := pdk.Allocate(total)
+	w := alignedWriter{store: func(off int, b []byte) {
+		block := pdk.NewMemory(mem.Offset()+uint64(off), uint64(len(b)))
+		block.Store(b)
+	}}
+	syncResponseChunks(r, buf, syncChunk, w.write)
+	w.flush()
+	pdk.OutputMemory(mem)
 }
 
 func fail(e protocol.ErrorResponse) int32 {

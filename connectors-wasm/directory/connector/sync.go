@@ -53,9 +53,35 @@ func streamOf(name string) (stream, bool) {
 
 // page is the remote's list envelope.
 type page struct {
-	Data       []json.RawMessage `json:"data"`
-	NextCursor string            `json:"next_cursor"`
-	HasMore    bool              `json:"has_more"`
+	Data       []json.RawMessage
+	NextCursor string
+	HasMore    bool
+}
+
+// listPage GETs one page and takes the envelope apart without decoding
+// the records: each record is read once, by sdk.ObjectFromRecord, and
+// emitted as the remote's own bytes.
+func listPage(h *sdk.Host, listURL string) (page, error) {
+	body, err := h.GetBody(listURL)
+	if err != nil {
+		return page{}, err
+	}
+	v, err := sdk.RawMembers(body, "data", "next_cursor", "has_more")
+	if err != nil {
+		return page{}, fmt.Errorf("%w: list envelope: %v", ErrBadRemote, err)
+	}
+	var p page
+	if p.Data, err = sdk.RawElements(v[0]); err != nil {
+		return page{}, fmt.Errorf("%w: data: %v", ErrBadRemote, err)
+	}
+	for i, dst := range []any{&p.NextCursor, &p.HasMore} {
+		if raw := v[i+1]; raw != nil {
+			if err := json.Unmarshal(raw, dst); err != nil {
+				return page{}, fmt.Errorf("%w: list envelope: %v", ErrBadRemote, err)
+			}
+		}
+	}
+	return p, nil
 }
 
 // syncPage reads one page of a stream: a snapshot pass from an empty cursor,
@@ -80,8 +106,8 @@ func syncPage(h *sdk.Host, req protocol.SyncRequest) (protocol.SyncResponse, err
 		}
 		q.Set("updated_since", cur.Since)
 	}
-	var p page
-	if err := h.GetJSON(base+st.path+"?"+q.Encode(), &p); err != nil {
+	p, err := listPage(h, base+st.path+"?"+q.Encode())
+	if err != nil {
 		return protocol.SyncResponse{}, fmt.Errorf("listing %s: %w", req.Stream, err)
 	}
 	maxSeen, err := st.emit(h, p.Data, nil)
@@ -137,8 +163,8 @@ func backfillPage(h *sdk.Host, req protocol.BackfillRequest) (protocol.SyncRespo
 	q := listQuery(req.PageSize, cur.Page)
 	q.Set("created_from", req.Range.From)
 	q.Set("created_to", req.Range.To)
-	var p page
-	if err := h.GetJSON(base+st.path+"?"+q.Encode(), &p); err != nil {
+	p, err := listPage(h, base+st.path+"?"+q.Encode())
+	if err != nil {
 		return protocol.SyncResponse{}, fmt.Errorf("listing %s: %w", req.Stream, err)
 	}
 	inRange := func(t time.Time) bool { return !t.Before(from) && t.Before(to) }

@@ -3,9 +3,12 @@ package jsonfast
 import "errors"
 
 var (
-	// ErrNotObject is returned by Scalars for input that is not one
+	// ErrNotObject is returned by Scalars and Members for input that is not one
 	// valid JSON object.
 	ErrNotObject = errors.New("not a valid JSON object")
+	// ErrNotArray is returned by Elements for input that is not one
+	// valid JSON array.
+	ErrNotArray = errors.New("not a valid JSON array")
 	// ErrNotScalar is the cause of a MemberError.
 	ErrNotScalar = errors.New("not a string, number or null")
 )

@@ -2,22 +2,18 @@ package jsonfast
 
 import "encoding/json"
 
-// Scalars validates obj as one JSON object and, for each keys[k] that
-// names a top-level member (exact, case-sensitive match; the last one
-// wins if repeated), sets out[k] to its value: a string's decoded text,
-// a number's literal text (ids are often numbers), "" for null. found[k]
-// reports whether the member was present. A member of another type
-// (object, array, boolean) is an error naming the key.
-func Scalars(obj []byte, keys []string, out []string, found []bool) error {
+// walkObject validates obj as one JSON object and calls fn for each
+// member, in order, with its quoted key token and its raw value (both
+// subslices of obj).
+func walkObject(obj []byte, fn func(key, val []byte)) error {
 	i := skipSpace(obj, 0)
 	if i >= len(obj) || obj[i] != '{' {
 		return ErrNotObject
 	}
 	i = skipSpace(obj, i+1)
 	if i < len(obj) && obj[i] == '}' {
-		return trailing(obj, i+1)
+		return trailing(obj, i+1, ErrNotObject)
 	}
-	var memberErr error
 	for {
 		if i >= len(obj) || obj[i] != '"' {
 			return ErrNotObject
@@ -36,23 +32,13 @@ func Scalars(obj []byte, keys []string, out []string, found []bool) error {
 		if !ok {
 			return ErrNotObject
 		}
-		if k := keyIndex(key, keys); k >= 0 {
-			v, err := scalar(obj[i:end])
-			if err != nil && memberErr == nil {
-				// Reported once the whole object proved valid.
-				memberErr = &MemberError{Key: keys[k], Err: err}
-			}
-			out[k], found[k] = v, true
-		}
+		fn(key, obj[i:end:end])
 		i = skipSpace(obj, end)
 		if i >= len(obj) {
 			return ErrNotObject
 		}
 		if obj[i] == '}' {
-			if err := trailing(obj, i+1); err != nil {
-				return err
-			}
-			return memberErr
+			return trailing(obj, i+1, ErrNotObject)
 		}
 		if obj[i] != ',' {
 			return ErrNotObject
@@ -61,9 +47,82 @@ func Scalars(obj []byte, keys []string, out []string, found []bool) error {
 	}
 }
 
-func trailing(obj []byte, i int) error {
-	if skipSpace(obj, i) != len(obj) {
-		return ErrNotObject
+// Members validates obj as one JSON object and sets out[k] to the raw
+// value of the top-level member named keys[k] (exact, case-sensitive
+// match; the last one wins if repeated), leaving it nil when absent.
+// Values are subslices of obj.
+func Members(obj []byte, keys []string, out []json.RawMessage) error {
+	return walkObject(obj, func(key, val []byte) {
+		if k := keyIndex(key, keys); k >= 0 {
+			out[k] = val
+		}
+	})
+}
+
+// Scalars validates obj as one JSON object and, for each keys[k] that
+// names a top-level member (exact, case-sensitive match; the last one
+// wins if repeated), sets out[k] to its value: a string's decoded text,
+// a number's literal text (ids are often numbers), "" for null. found[k]
+// reports whether the member was present. A member of another type
+// (object, array, boolean) is a *MemberError, reported once the whole
+// object proved valid.
+func Scalars(obj []byte, keys []string, out []string, found []bool) error {
+	var memberErr error
+	err := walkObject(obj, func(key, val []byte) {
+		k := keyIndex(key, keys)
+		if k < 0 {
+			return
+		}
+		v, err := scalar(val)
+		if err != nil && memberErr == nil {
+			memberErr = &MemberError{Key: keys[k], Err: err}
+		}
+		out[k], found[k] = v, true
+	})
+	if err != nil {
+		return err
+	}
+	return memberErr
+}
+
+// Elements validates arr as one JSON array and returns its elements as
+// subslices of it.
+func Elements(arr []byte) ([]json.RawMessage, error) {
+	i := skipSpace(arr, 0)
+	if i >= len(arr) || arr[i] != '[' {
+		return nil, ErrNotArray
+	}
+	var out []json.RawMessage
+	i = skipSpace(arr, i+1)
+	if i < len(arr) && arr[i] == ']' {
+		return out, trailing(arr, i+1, ErrNotArray)
+	}
+	for {
+		end, ok := skipValue(arr, i, 1)
+		if !ok {
+			return nil, ErrNotArray
+		}
+		out = append(out, arr[i:end:end])
+		i = skipSpace(arr, end)
+		if i >= len(arr) {
+			return nil, ErrNotArray
+		}
+		if arr[i] == ']' {
+			if err := trailing(arr, i+1, ErrNotArray); err != nil {
+				return nil, err
+			}
+			return out, nil
+		}
+		if arr[i] != ',' {
+			return nil, ErrNotArray
+		}
+		i = skipSpace(arr, i+1)
+	}
+}
+
+func trailing(data []byte, i int, err error) error {
+	if skipSpace(data, i) != len(data) {
+		return err
 	}
 	return nil
 }

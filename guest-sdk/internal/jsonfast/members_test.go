@@ -3,6 +3,7 @@ package jsonfast
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -95,4 +96,59 @@ func FuzzScalars(f *testing.F) {
 			}
 		}
 	})
+}
+
+func FuzzMembersAndElements(f *testing.F) {
+	f.Add([]byte(`{"data":[{"id":1},2,"x",null],"next":"c","more":true}`))
+	f.Add([]byte(`[1, [2], {"a":[]}]`))
+	f.Add([]byte(`{"data":[1,]}`))
+	keys := []string{"data", "next", "more"}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		out := make([]json.RawMessage, len(keys))
+		err := Members(doc, keys, out)
+		var m map[string]json.RawMessage
+		isObject := json.Unmarshal(doc, &m) == nil && m != nil
+		if (err == nil) != isObject {
+			t.Fatalf("Members(%q) err = %v, encoding/json says object=%v", doc, err, isObject)
+		}
+		if err == nil {
+			for k, key := range keys {
+				if !jsonEqual(t, out[k], m[key]) {
+					t.Fatalf("Members(%q)[%s] = %q, encoding/json says %q", doc, key, out[k], m[key])
+				}
+			}
+		}
+		elems, err := Elements(doc)
+		var a []json.RawMessage
+		isArray := json.Unmarshal(doc, &a) == nil && a != nil
+		if (err == nil) != isArray {
+			t.Fatalf("Elements(%q) err = %v, encoding/json says array=%v", doc, err, isArray)
+		}
+		if err == nil {
+			if len(elems) != len(a) {
+				t.Fatalf("Elements(%q) = %d elements, encoding/json says %d", doc, len(elems), len(a))
+			}
+			for i := range a {
+				if !jsonEqual(t, elems[i], a[i]) {
+					t.Fatalf("element %d = %q, encoding/json says %q", i, elems[i], a[i])
+				}
+			}
+		}
+	})
+}
+
+// jsonEqual compares two raw values by their decoded value; nil equals
+// only nil (an absent member).
+func jsonEqual(t *testing.T, a, b []byte) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	var va, vb any
+	if err := json.Unmarshal(a, &va); err != nil {
+		t.Fatalf("raw value %q does not decode: %v", a, err)
+	}
+	if err := json.Unmarshal(b, &vb); err != nil {
+		t.Fatal(err)
+	}
+	return reflect.DeepEqual(va, vb)
 }
