@@ -87,6 +87,12 @@ type Config struct {
 	AllowPrivateNetworks bool
 	// Now is the host clock; nil means time.Now.
 	Now func() time.Time
+	// UnsafeNoInterrupts compiles modules without wazero's interrupt
+	// checks on loop back-edges. Guest code runs about twice as fast, but
+	// a deadline can no longer stop an endless loop. It exists only so
+	// `sluice bench` can measure what the checks cost; never set it in a
+	// server.
+	UnsafeNoInterrupts bool
 	// Sleep is used for backoff and Retry-After waits; nil means a real
 	// timer. Tests inject a recording sleeper.
 	Sleep func(ctx context.Context, d time.Duration) error

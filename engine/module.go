@@ -58,7 +58,7 @@ func (e *Engine) Load(ctx context.Context, wasm []byte, m *protocol.Manifest) (*
 	rc := wazero.NewRuntimeConfigCompiler().
 		WithCompilationCache(cache).
 		WithMemoryLimitPages(e.limits.MemoryPages).
-		WithCloseOnContextDone(true)
+		WithCloseOnContextDone(!e.cfg.UnsafeNoInterrupts)
 	checker := wazero.NewRuntimeWithConfig(ctx, rc)
 	imports, err := checkImports(ctx, checker, wasm)
 	_ = checker.Close(ctx)

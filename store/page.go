@@ -166,6 +166,10 @@ type pageWriter struct {
 	enc       *json.Encoder
 	buf       []byte       // reused for each object record before it is copied into a
 	compact   bytes.Buffer // scratch for appendObject
+	// unchanged and knownEdges let lineage record changes, not every
+	// re-observation: a re-sync of unchanged data adds no lineage.
+	unchanged  map[string]struct{} // entity ids whose object was skipped
+	knownEdges map[string]struct{} // from \x00 type \x00 to-source of edges already stored
 }
 
 // setObject encodes o with appendObject into the arena and sets it.
@@ -219,6 +223,12 @@ func (w *pageWriter) object(o Object) (Outcome, error) {
 	case !errors.Is(err, badger.ErrKeyNotFound):
 		return 0, err
 	}
+	if out == OutcomeSkipped {
+		if w.unchanged == nil {
+			w.unchanged = map[string]struct{}{}
+		}
+		w.unchanged[o.EntityID] = struct{}{}
+	}
 	if out != OutcomeSkipped {
 		if err := w.setObject(w.a.key(p, kObject, o.EntityID), &o); err != nil {
 			return 0, err
@@ -243,7 +253,17 @@ func (w *pageWriter) edge(e Edge) error {
 		e.RunID = w.run
 	}
 	e.normalize()
-	return w.setJSON(w.a.key(w.t.prefix, kEdge, w.conn, e.From, e.Type, e.To), &e)
+	key := w.a.key(w.t.prefix, kEdge, w.conn, e.From, e.Type, e.To)
+	switch _, err := w.txn.Get(key); {
+	case err == nil:
+		if w.knownEdges == nil {
+			w.knownEdges = map[string]struct{}{}
+		}
+		w.knownEdges[e.From+"\x00"+e.Type+"\x00"+e.ToRef.ID] = struct{}{}
+	case !errors.Is(err, badger.ErrKeyNotFound):
+		return err
+	}
+	return w.setJSON(key, &e)
 }
 
 func (w *pageWriter) lineage(l Lineage) error {
@@ -254,6 +274,13 @@ func (w *pageWriter) lineage(l Lineage) error {
 		l.RunID = w.run
 	}
 	l.normalize()
+	if l.EdgeType == "" {
+		if _, ok := w.unchanged[l.EntityID]; ok {
+			return nil
+		}
+	} else if _, ok := w.knownEdges[l.EntityID+"\x00"+l.EdgeType+"\x00"+l.SourceObjectID]; ok {
+		return nil
+	}
 	return w.setJSON(w.t.lineageKey(&w.a, &l), &l)
 }
 

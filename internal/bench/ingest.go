@@ -45,6 +45,11 @@ type IngestReport struct {
 	ColdStartP50Ms    float64 `json:"cold_start_p50_ms"`
 	ColdStartP99Ms    float64 `json:"cold_start_p99_ms"`
 	CallOverheadUs    float64 `json:"call_overhead_us"`
+	// NoInterrupts* measure the same Wasm pipeline compiled without the
+	// deadline checks (engine.Config.UnsafeNoInterrupts): what the
+	// ability to stop an endless loop costs.
+	NoInterruptsRecordsPerS float64 `json:"no_interrupts_records_per_s"`
+	InterruptCostRatio      float64 `json:"interrupt_cost_ratio"`
 	E2ESeconds        float64 `json:"e2e_seconds"`
 	NativeSeconds     float64 `json:"native_seconds"`
 	BadgerSeconds     float64 `json:"badger_seconds"`
@@ -111,7 +116,7 @@ func Ingest(ctx context.Context, cfg IngestConfig) (IngestReport, error) {
 		return rep, err
 	}
 
-	wasmRig, err := newRig(ctx, filepath.Join(work, "wasm"), key, base)
+	wasmRig, err := newRig(ctx, filepath.Join(work, "wasm"), key, base, false)
 	if err != nil {
 		return rep, err
 	}
@@ -124,7 +129,7 @@ func Ingest(ctx context.Context, cfg IngestConfig) (IngestReport, error) {
 		return rep, fmt.Errorf("wasm sync: %w", err)
 	}
 
-	nativeRig, err := newRig(ctx, filepath.Join(work, "native"), key, base)
+	nativeRig, err := newRig(ctx, filepath.Join(work, "native"), key, base, false)
 	if err != nil {
 		return rep, err
 	}
@@ -140,6 +145,20 @@ func Ingest(ctx context.Context, cfg IngestConfig) (IngestReport, error) {
 		return rep, fmt.Errorf("native sync: %w", err)
 	}
 
+	fastRig, err := newRig(ctx, filepath.Join(work, "nointerrupts"), key, base, true)
+	if err != nil {
+		return rep, err
+	}
+	defer fastRig.close(ctx)
+	fmod, err := fastRig.eng.Load(ctx, wasm, m)
+	if err != nil {
+		return rep, err
+	}
+	fastSeconds, err := fastRig.syncUsers(ctx, fmod, cfg.PageSize)
+	if err != nil {
+		return rep, fmt.Errorf("no-interrupts sync: %w", err)
+	}
+
 	if rep.BadgerSeconds, err = rawBadger(ctx, wasmRig, filepath.Join(work, "raw")); err != nil {
 		return rep, fmt.Errorf("raw badger: %w", err)
 	}
@@ -149,6 +168,8 @@ func Ingest(ctx context.Context, cfg IngestConfig) (IngestReport, error) {
 	rep.BadgerRecordsPerS = n / rep.BadgerSeconds
 	rep.WasmNativeRatio = rep.E2ERecordsPerS / rep.NativeRecordsPerS
 	rep.E2EBadgerRatio = rep.E2ERecordsPerS / rep.BadgerRecordsPerS
+	rep.NoInterruptsRecordsPerS = n / fastSeconds
+	rep.InterruptCostRatio = rep.NoInterruptsRecordsPerS / rep.E2ERecordsPerS
 
 	cold, err := coldStarts(ctx, wasmRig.eng, wmod, cfg.ColdStarts)
 	if err != nil {
@@ -170,13 +191,13 @@ type rig struct {
 	base   string
 }
 
-func newRig(ctx context.Context, dir string, key receipt.Key, base string) (*rig, error) {
+func newRig(ctx context.Context, dir string, key receipt.Key, base string, noInterrupts bool) (*rig, error) {
 	db, err := store.Open(store.Options{Dir: filepath.Join(dir, "store")})
 	if err != nil {
 		return nil, err
 	}
 	eng, err := engine.New(engine.Config{Store: db, Signer: receipt.NewSigner(key),
-		CacheDir: filepath.Join(dir, "cache"), AllowPrivateNetworks: true})
+		CacheDir: filepath.Join(dir, "cache"), AllowPrivateNetworks: true, UnsafeNoInterrupts: noInterrupts})
 	if err != nil {
 		db.Close()
 		return nil, err

@@ -3,6 +3,8 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
@@ -13,6 +15,7 @@ func newBenchCmd() *cobra.Command {
 	c := &cobra.Command{Use: "bench", Short: "Run load generators and print figures against same-run baselines"}
 	var cfg bench.IngestConfig
 	var jsonOut bool
+	var cpuProfile string
 	ingest := &cobra.Command{
 		Use:   "ingest",
 		Short: "Sandbox over loopback → Wasm connector → host → Badger + receipt, against native and raw-Badger baselines",
@@ -20,6 +23,17 @@ func newBenchCmd() *cobra.Command {
 		RunE: func(c *cobra.Command, _ []string) error {
 			if cfg.Users < 10 || cfg.Users > 1_000_000 {
 				return usageError("--users %d: want 10 to 1000000", cfg.Users)
+			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
 			}
 			rep, err := bench.Ingest(c.Context(), cfg)
 			if err != nil {
@@ -40,6 +54,7 @@ func newBenchCmd() *cobra.Command {
 	ingest.Flags().IntVar(&cfg.PageSize, "page-size", 1000, "records per page")
 	ingest.Flags().IntVar(&cfg.ColdStarts, "cold-starts", 50, "cold start samples")
 	ingest.Flags().BoolVar(&jsonOut, "json", false, "print one JSON object")
+	ingest.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole benchmark to this file")
 	c.AddCommand(ingest)
 	return c
 }
