@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,10 +23,7 @@ func (e *Engine) Discover(ctx context.Context, m *Module) (protocol.DiscoverResp
 	if err != nil {
 		return resp, err
 	}
-	if err := json.Unmarshal(out, &resp); err != nil {
-		return resp, &CallError{Export: protocol.ExportDiscover, Kind: ErrBadOutput, Detail: err.Error()}
-	}
-	return resp, nil
+	return resp, decodeOutput(protocol.ExportDiscover, out, &resp)
 }
 
 // Authorize calls authorize() with network access to the manifest's
@@ -40,8 +38,8 @@ func (e *Engine) Authorize(ctx context.Context, c Connection) (protocol.Authoriz
 	if err != nil {
 		return resp, err
 	}
-	if err := json.Unmarshal(out, &resp); err != nil {
-		return resp, &CallError{Export: protocol.ExportAuthorize, Kind: ErrBadOutput, Detail: err.Error()}
+	if err := decodeOutput(protocol.ExportAuthorize, out, &resp); err != nil {
+		return resp, err
 	}
 	if resp.AccountID == "" {
 		return resp, &CallError{Export: protocol.ExportAuthorize, Kind: ErrBadOutput, Detail: "account_id is empty"}
@@ -60,10 +58,7 @@ func (e *Engine) Health(ctx context.Context, c Connection) (protocol.HealthRespo
 	if err != nil {
 		return resp, err
 	}
-	if err := json.Unmarshal(out, &resp); err != nil {
-		return resp, &CallError{Export: protocol.ExportHealth, Kind: ErrBadOutput, Detail: err.Error()}
-	}
-	return resp, nil
+	return resp, decodeOutput(protocol.ExportHealth, out, &resp)
 }
 
 // Invoke calls one export with the given doors. Fresh forces a new
@@ -103,4 +98,17 @@ func (e *Engine) netOnly(c Connection, readOnly bool) *hostfns.Call {
 		}),
 		Logs: hostfns.NewLog(e.log.With("tenant", c.Tenant.ID(), "connection", c.ID), scrub),
 	}
+}
+
+// decodeOutput decodes a module's output: exactly one JSON value of the
+// export's type. A module is outside input; a bad output is a CallError.
+func decodeOutput(export string, out []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(out))
+	if err := dec.Decode(v); err != nil {
+		return &CallError{Export: export, Kind: ErrBadOutput, Detail: err.Error()}
+	}
+	if dec.More() {
+		return &CallError{Export: export, Kind: ErrBadOutput, Detail: "trailing data after the JSON value"}
+	}
+	return nil
 }

@@ -15,6 +15,10 @@ import (
 	"github.com/sluicehq/sluice/tape"
 )
 
+// maxCursor caps a connector's cursor: it is stored with every page and
+// echoed in receipts.
+const maxCursor = 1024
+
 // page makes one call of sync or backfill and commits what it emitted
 // together with the cursor that follows, in one transaction.
 func (r *runner) page(ctx context.Context, sess session, s protocol.Stream, cursor string) (string, bool, error) {
@@ -55,8 +59,11 @@ func (r *runner) page(ctx context.Context, sess session, s protocol.Stream, curs
 		return "", false, callErr
 	}
 	var resp protocol.SyncResponse
-	if err := json.Unmarshal(out, &resp); err != nil {
-		return "", false, &CallError{Export: export, Kind: ErrBadOutput, Detail: err.Error()}
+	if err := decodeOutput(export, out, &resp); err != nil {
+		return "", false, err
+	}
+	if len(resp.NextCursor) > maxCursor {
+		return "", false, &CallError{Export: export, Kind: ErrBadOutput, Detail: fmt.Sprintf("next_cursor is %d bytes, the cap is %d", len(resp.NextCursor), maxCursor)}
 	}
 	for _, rej := range emitted.Rejections {
 		r.noteError(rejectionType(rej), rej.Reason)

@@ -50,10 +50,10 @@ type IngestReport struct {
 	// ability to stop an endless loop costs.
 	NoInterruptsRecordsPerS float64 `json:"no_interrupts_records_per_s"`
 	InterruptCostRatio      float64 `json:"interrupt_cost_ratio"`
-	E2ESeconds        float64 `json:"e2e_seconds"`
-	NativeSeconds     float64 `json:"native_seconds"`
-	BadgerSeconds     float64 `json:"badger_seconds"`
-	Machine           Machine `json:"machine"`
+	E2ESeconds              float64 `json:"e2e_seconds"`
+	NativeSeconds           float64 `json:"native_seconds"`
+	BadgerSeconds           float64 `json:"badger_seconds"`
+	Machine                 Machine `json:"machine"`
 }
 
 // Machine describes where a benchmark ran.
