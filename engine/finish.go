@@ -39,9 +39,16 @@ func (r *runner) succeed(ctx context.Context) (*Result, error) {
 }
 
 // fail records the failure, discards staged deletions, and still signs a
-// receipt (status failed) so the attempt is on the record.
+// receipt (status failed) so the attempt is on the record, unless the run
+// was interrupted by its context.
 func (r *runner) fail(ctx context.Context, cause error) (*Result, error) {
 	typ := r.errorType(cause)
+	if ctx.Err() != nil && errors.Is(cause, ctx.Err()) {
+		// Interrupted (shutdown, caller gone), not failed: the run stays
+		// "running" with its last checkpoint, and the next run of this
+		// connection and kind resumes it. Its receipt is signed then.
+		return &Result{Run: r.run}, &RunError{RunID: r.run.ID, Type: "interrupted", Err: cause}
+	}
 	r.noteError(typ, r.c.scrubber().String(cause.Error()))
 	r.run.Counts.Errors++
 	r.run.State = StateFailed

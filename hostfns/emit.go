@@ -266,21 +266,29 @@ func (e *Emitter) reserve(n int) string {
 	return ""
 }
 
+// admit checks a record's type against the manifest and the stream, and
+// its source id; a non-empty code is the rejection reason.
+func (e *Emitter) admit(typ, id string) (*objectPolicy, string, string) {
+	pol, ok := e.objects[typ]
+	switch {
+	case !ok:
+		return nil, ReasonUndeclaredType, fmt.Sprintf("object type %q is not declared in the manifest", typ)
+	case !pol.inStream:
+		return nil, ReasonNotInStream, fmt.Sprintf("object type %q is not produced by stream %q", typ, e.cfg.Stream)
+	}
+	if msg := e.checkID(id); msg != "" {
+		return nil, ReasonBadID, msg
+	}
+	return pol, "", ""
+}
+
 func (e *Emitter) object(out *Emitted, i int, o *wireObject, now time.Time) {
 	reject := func(code, format string, args ...any) {
 		out.Rejections = append(out.Rejections, e.rejection("object", i, o.Type, o.ID, code, format, args...))
 	}
-	pol, ok := e.objects[o.Type]
-	switch {
-	case !ok:
-		reject(ReasonUndeclaredType, "object type %q is not declared in the manifest", o.Type)
-		return
-	case !pol.inStream:
-		reject(ReasonNotInStream, "object type %q is not produced by stream %q", o.Type, e.cfg.Stream)
-		return
-	}
-	if msg := e.checkID(o.ID); msg != "" {
-		reject(ReasonBadID, "%s", msg)
+	pol, code, msg := e.admit(o.Type, o.ID)
+	if code != "" {
+		reject(code, "%s", msg)
 		return
 	}
 	data, ok := o.Data.(map[string]any)
@@ -404,17 +412,8 @@ func (e *Emitter) deletion(out *Emitted, i int, d protocol.Deletion) {
 	reject := func(code, format string, args ...any) {
 		out.Rejections = append(out.Rejections, e.rejection("deletion", i, d.Type, d.ID, code, format, args...))
 	}
-	pol, ok := e.objects[d.Type]
-	switch {
-	case !ok:
-		reject(ReasonUndeclaredType, "object type %q is not declared in the manifest", d.Type)
-		return
-	case !pol.inStream:
-		reject(ReasonNotInStream, "object type %q is not produced by stream %q", d.Type, e.cfg.Stream)
-		return
-	}
-	if msg := e.checkID(d.ID); msg != "" {
-		reject(ReasonBadID, "%s", msg)
+	if _, code, msg := e.admit(d.Type, d.ID); code != "" {
+		reject(code, "%s", msg)
 		return
 	}
 	out.Deletions = append(out.Deletions, store.EntityID(e.cfg.Tenant, e.cfg.Connector, d.Type, d.ID))
