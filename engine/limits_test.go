@@ -3,12 +3,16 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice/engine"
+	"github.com/sluicehq/sluice/manifest"
+	"github.com/sluicehq/sluice/receipt"
 )
 
 func TestForbiddenImportRefusedAtLoad(t *testing.T) {
@@ -91,5 +95,32 @@ func TestMisbehavingModulesAreStoppedWithoutDisturbingOthers(t *testing.T) {
 				t.Fatalf("concurrent tenant: err=%v created=%d, want 2000", goodErr, goodCreated)
 			}
 		})
+	}
+}
+
+// The compilation cache holds unsigned machine code: owner-only.
+func TestCompilationCacheIsOwnerOnly(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cache")
+	db := newRig(t, rigOptions{}).db
+	key, _ := receipt.GenerateKey(nil)
+	eng, err := engine.New(engine.Config{Store: db, Signer: receipt.NewSigner(key), CacheDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close(context.Background())
+	wasm, mf := buildConnector(t, "directory")
+	m, err := manifest.Parse(mf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Load(context.Background(), wasm, m); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o700 {
+		t.Fatalf("cache dir mode = %o, want 700", perm)
 	}
 }
