@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	extism "github.com/extism/go-sdk"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tetratelabs/wazero"
 
@@ -109,7 +108,7 @@ type Engine struct {
 
 	mu       sync.Mutex
 	cache    wazero.CompilationCache
-	compiled map[string]*extism.CompiledPlugin // by module digest
+	compiled map[string]*compiledEntry // by module digest
 	pool     *pool
 	closed   bool
 }
@@ -141,7 +140,7 @@ func New(cfg Config) (*Engine, error) {
 		metrics:   m,
 		transport: hostfns.NewTransport(hostfns.NetOptions{AllowPrivate: cfg.AllowPrivateNetworks}),
 		limiters:  hostfns.NewLimiters(),
-		compiled:  map[string]*extism.CompiledPlugin{},
+		compiled:  map[string]*compiledEntry{},
 	}
 	e.pool = newPool(limits.PoolSize, limits.RecycleAfter, m)
 	return e, nil
@@ -158,7 +157,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.pool.close(ctx)
 	var errs []error
 	for _, c := range e.compiled {
-		errs = append(errs, c.Close(ctx))
+		errs = append(errs, c.plugin.Close(ctx))
 	}
 	e.compiled = nil
 	if e.cache != nil {

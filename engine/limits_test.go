@@ -38,21 +38,27 @@ func TestForbiddenImportRefusedAtLoad(t *testing.T) {
 // Each misbehaving module is stopped and reported, and a concurrent sync
 // of another tenant completes untouched.
 func TestMisbehavingModulesAreStoppedWithoutDisturbingOthers(t *testing.T) {
-	r := newRig(t, rigOptions{limits: engine.Limits{CallTimeout: 3 * time.Second, MemoryPages: 1024, MaxOutputBytes: 1 << 20}})
+	// A short deadline for the loops; a long one where the cap, not the
+	// clock, must stop the module (a loaded CI machine is slow to fill
+	// 64 MiB).
+	short := newRig(t, rigOptions{limits: engine.Limits{CallTimeout: 3 * time.Second, MemoryPages: 1024, MaxOutputBytes: 1 << 20}})
+	long := newRig(t, rigOptions{limits: engine.Limits{CallTimeout: 60 * time.Second, MemoryPages: 1024, MaxOutputBytes: 1 << 20}})
 	_, base := startSandbox(t, sandboxConfig(2000))
-	good := r.module("directory", nil)
 	cases := []struct {
 		defect string
+		rig    *rig
 		want   error
 		detail string
 	}{
-		{"endless-loop", engine.ErrDeadline, ""},
-		{"memory-bomb", engine.ErrTrap, "memory"},
-		{"stack-bomb", nil, ""}, // a trap or the deadline, whichever comes first
-		{"huge-output", nil, ""},
+		{"endless-loop", short, engine.ErrDeadline, ""},
+		{"memory-bomb", long, engine.ErrTrap, "memory"},
+		{"stack-bomb", short, nil, ""}, // a trap or the deadline, whichever comes first
+		{"huge-output", long, nil, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.defect, func(t *testing.T) {
+			r := tc.rig
+			good := r.module("directory", nil)
 			bad := r.module(tc.defect, nil)
 			ctx := context.Background()
 			var wg sync.WaitGroup
@@ -85,7 +91,7 @@ func TestMisbehavingModulesAreStoppedWithoutDisturbingOthers(t *testing.T) {
 			if tc.detail != "" && !strings.Contains(strings.ToLower(err.Error()), tc.detail) {
 				t.Fatalf("err = %v, want it to mention %q", err, tc.detail)
 			}
-			if elapsed > 20*time.Second {
+			if elapsed > 65*time.Second {
 				t.Fatalf("stopping took %s", elapsed)
 			}
 			if res == nil || res.Run.State != engine.StateFailed || len(res.Envelope) == 0 {
@@ -122,5 +128,30 @@ func TestCompilationCacheIsOwnerOnly(t *testing.T) {
 	}
 	if perm := fi.Mode().Perm(); perm != 0o700 {
 		t.Fatalf("cache dir mode = %o, want 700", perm)
+	}
+}
+
+func TestReleaseDropsCompiledCodeWhenUnused(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	ctx := context.Background()
+	a := r.module("directory", nil)
+	b := r.module("directory", nil) // same digest, shared compiled code
+	if err := r.eng.Release(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.eng.Release(ctx, a); err != nil { // twice is harmless
+		t.Fatal(err)
+	}
+	if _, err := r.eng.Discover(ctx, b); err != nil {
+		t.Fatalf("b must survive the release of a: %v", err)
+	}
+	if err := r.eng.Release(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.eng.Discover(ctx, b); err == nil {
+		t.Fatal("a released module must not run")
+	}
+	if _, err := r.eng.Discover(ctx, r.module("directory", nil)); err != nil {
+		t.Fatalf("a fresh Load after release: %v", err)
 	}
 }

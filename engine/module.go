@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"sync/atomic"
 
 	extism "github.com/extism/go-sdk"
 	"github.com/tetratelabs/wazero"
@@ -21,10 +22,18 @@ type Module struct {
 	Manifest *protocol.Manifest
 	// Digest is "sha256:" + hex of the module bytes ("native:" + id for a
 	// natively linked connector).
-	Digest  string
-	Imports []Import
-	schemas *hostfns.Schemas
-	guest   guest
+	Digest   string
+	Imports  []Import
+	schemas  *hostfns.Schemas
+	guest    guest
+	released atomic.Bool
+}
+
+// compiledEntry is one compiled module shared by every Module of its
+// digest; refs counts those not yet released.
+type compiledEntry struct {
+	plugin *extism.CompiledPlugin
+	refs   int
 }
 
 // Digest returns the digest string of module bytes as Module.Digest
@@ -65,7 +74,7 @@ func (e *Engine) Load(ctx context.Context, wasm []byte, m *protocol.Manifest) (*
 	if err != nil {
 		return nil, err
 	}
-	compiled, ok := e.compiled[digest]
+	entry, ok := e.compiled[digest]
 	if !ok {
 		manifest := extism.Manifest{
 			Wasm: []extism.Wasm{extism.WasmData{Data: wasm}},
@@ -81,21 +90,23 @@ func (e *Engine) Load(ctx context.Context, wasm []byte, m *protocol.Manifest) (*
 			Config:       nil,
 			Timeout:      0,
 		}
-		compiled, err = extism.NewCompiledPlugin(ctx, manifest, extism.PluginConfig{
+		compiled, err := extism.NewCompiledPlugin(ctx, manifest, extism.PluginConfig{
 			RuntimeConfig: rc,
 			EnableWasi:    true,
 		}, hostfns.Functions())
 		if err != nil {
 			return nil, fmt.Errorf("%w: compile: %v", ErrInvalidModule, err)
 		}
-		e.compiled[digest] = compiled
+		entry = &compiledEntry{plugin: compiled}
+		e.compiled[digest] = entry
 	}
+	entry.refs++
 	return &Module{
 		Manifest: m,
 		Digest:   digest,
 		Imports:  imports,
 		schemas:  schemas,
-		guest:    &wasmGuest{e: e, digest: digest, compiled: compiled},
+		guest:    &wasmGuest{e: e, digest: digest, compiled: entry.plugin},
 	}, nil
 }
 
@@ -142,4 +153,30 @@ func (e *Engine) compilationCache() (wazero.CompilationCache, error) {
 	}
 	e.cache = c
 	return c, nil
+}
+
+// Release gives back a module from Load. When no loaded Module of the
+// same digest remains, the compiled code and pooled instances are
+// dropped (after a rejected upload, or when no connection uses a version
+// any more); a later Load compiles it again from the disk cache.
+func (e *Engine) Release(ctx context.Context, m *Module) error {
+	g, ok := m.guest.(*wasmGuest)
+	if !ok || m.released.Swap(true) {
+		return nil
+	}
+	e.mu.Lock()
+	entry, ok := e.compiled[g.digest]
+	if !ok || entry.plugin != g.compiled {
+		e.mu.Unlock()
+		return nil
+	}
+	entry.refs--
+	if entry.refs > 0 {
+		e.mu.Unlock()
+		return nil
+	}
+	delete(e.compiled, g.digest)
+	e.mu.Unlock()
+	e.pool.drop(ctx, g.digest)
+	return entry.plugin.Close(ctx)
 }
