@@ -3,14 +3,17 @@
 # then the tests.
 
 GO        ?= go
-MODULES   := . guest-sdk connectors-wasm conformance/testdata
+MODULES   := . guest-sdk connectors-wasm conformance/testdata registry/testdata/echo
 BUILD     := build
 WASM_ENV  := GOOS=wasip1 GOARCH=wasm GOWORK=off
 TEST_TIMEOUT ?= 12m
 FUZZTIME  ?= 10s
 BENCH_USERS ?= 100000
+# local-kms (an AWS-KMS-compatible server) for the kms/awskms and secrets
+# tests; no tagged release on the module proxy, so a pseudo-version.
+LOCAL_KMS_VERSION ?= v0.0.0-20260228092603-2a5e92d09ab6
 
-.PHONY: all build wasm run test check lint fmt vet tidy-check bench fuzz clean
+.PHONY: all build wasm run test check lint fmt vet tidy-check bench fuzz clean tools
 
 all: build wasm
 
@@ -25,6 +28,10 @@ wasm:
 
 run: build wasm
 	./$(BUILD)/sluice demo --data ./data
+
+# Tools the tests run as subprocesses, installed in $(go env GOPATH)/bin.
+tools:
+	$(GO) install github.com/nsmithuk/local-kms@$(LOCAL_KMS_VERSION)
 
 test:
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...

@@ -424,8 +424,10 @@ func (p *Platform) PutOAuthState(ctx context.Context, state string, s OAuthState
 
 // TakeOAuthState returns the flow of a state value and deletes it in the
 // same transaction, so a state works once: ErrNotFound if it is unknown
-// or used, ErrConflict if a concurrent call is taking it.
-func (p *Platform) TakeOAuthState(ctx context.Context, state string) (OAuthState, error) {
+// or used, ErrConflict if a concurrent call is taking it. A non-empty
+// tenant must be the flow's: a state presented by another tenant is
+// ErrNotFound and stays usable by its own.
+func (p *Platform) TakeOAuthState(ctx context.Context, state, tenant string) (OAuthState, error) {
 	var s OAuthState
 	if err := checkLen("state", state, maxFieldLen); err != nil {
 		return s, err
@@ -444,6 +446,10 @@ func (p *Platform) TakeOAuthState(ctx context.Context, state string) (OAuthState
 		}
 		if err := item.Value(func(v []byte) error { return unmarshal(v, &s) }); err != nil {
 			return err
+		}
+		if tenant != "" && s.Tenant != tenant {
+			s = OAuthState{}
+			return notFound("oauth state", "")
 		}
 		return txn.Delete(key)
 	})

@@ -108,8 +108,10 @@ func writeOAuthError(w http.ResponseWriter, status int, code, description string
 	writeJSON(w, status, oauthError{Error: code, Description: description})
 }
 
-// handleToken is the client credentials grant of RFC 6749 §4.4, with
-// client authentication by HTTP Basic or by form parameters (§2.3.1).
+// handleToken is the token endpoint: the client credentials grant of
+// RFC 6749 §4.4 here, the authorization code and refresh token grants in
+// authorize.go, all with client authentication by HTTP Basic or by form
+// parameters (§2.3.1).
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "Content-Type must be application/x-www-form-urlencoded")
@@ -127,13 +129,14 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	switch gt := form.Get("grant_type"); gt {
-	case "client_credentials":
+	gt := form.Get("grant_type")
+	switch gt {
+	case "client_credentials", grantAuthorizationCode, grantRefreshToken:
 	case "":
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "grant_type is required")
 		return
 	default:
-		writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "only client_credentials is supported")
+		writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "supported grants: client_credentials, authorization_code, refresh_token")
 		return
 	}
 	id, secret, basic := r.BasicAuth()
@@ -155,6 +158,10 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	if !equalSecret(id, s.cfg.ClientID) || !equalSecret(secret, s.cfg.ClientSecret) {
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
+		return
+	}
+	if gt != "client_credentials" {
+		s.handleUserGrant(w, form, id, gt) // authorize.go
 		return
 	}
 	scopes, bad := parseScopes(form.Get("scope"))

@@ -2,7 +2,8 @@
 // served over HTTP. It is the sample tenant for the example connectors and
 // the remote every test and conformance run talks to, and it is the only
 // fake in the project, so it behaves like a real, well-behaved SaaS API:
-// OAuth2 client credentials and API keys, cursor pagination with stable
+// OAuth2 (client credentials, authorization code with PKCE, rotating
+// refresh tokens) and API keys, cursor pagination with stable
 // order, incremental filters, per-credential rate limits with Retry-After,
 // RFC 9457 problem JSON for every error, and fault injection (5xx, latency,
 // truncated bodies, 429 storms) for the chaos gate.
@@ -25,7 +26,10 @@
 //
 // # HTTP API
 //
-//	POST /oauth/token                   client_credentials grant (RFC 6749 §4.4)
+//	POST /oauth/token                   client_credentials (RFC 6749 §4.4), authorization_code with
+//	                                    PKCE (§4.1, RFC 7636) and refresh_token (§6, rotating) grants
+//	GET  /oauth/authorize               authorization endpoint: consents at once (a fake has no user)
+//	                                    and redirects back with a code; PKCE S256 is required
 //	GET  /api/v1/health                 {"status":"ok"}, no credentials needed
 //	GET  /api/v1/account                scope account:read
 //	GET  /api/v1/users                  scope users:read; limit, cursor, updated_since, created_from, created_to

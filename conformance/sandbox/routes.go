@@ -24,6 +24,7 @@ func (s *Server) routes() http.Handler {
 	r.Group(func(r chi.Router) {
 		r.Use(s.injectFaults)
 		r.Post("/oauth/token", s.handleToken)
+		r.Get("/oauth/authorize", s.handleAuthorize)
 		r.Get("/api/v1/health", s.handleHealth)
 		r.Group(func(r chi.Router) {
 			r.Use(s.authenticate, s.rateLimit)

@@ -31,6 +31,7 @@ type Server struct {
 	lastStamp  int64        // Unix seconds of the latest mutation
 
 	tokens   tokenStore
+	grants   grantStore // authorization codes and refresh tokens (authorize.go)
 	limiters limiterSet
 	faults   faultInjector
 	stats    statsRecorder

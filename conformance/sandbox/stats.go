@@ -27,6 +27,8 @@ type Stats struct {
 	MaxRequestsPerSecond int `json:"max_requests_per_second"`
 	// TokensIssued counts access tokens minted by /oauth/token.
 	TokensIssued int64 `json:"tokens_issued"`
+	// TokensRefreshed counts successful refresh_token grants.
+	TokensRefreshed int64 `json:"tokens_refreshed"`
 }
 
 // FaultCounts counts injected faults by kind.
@@ -48,6 +50,7 @@ type statsRecorder struct {
 	tooMany   int64
 	faults    FaultCounts
 	tokens    int64
+	refreshed int64
 	window    []time.Time // completion times of successes, oldest first, from head on
 	head      int
 	maxWindow int
@@ -62,6 +65,12 @@ func (r *statsRecorder) fault(count func(*FaultCounts)) {
 func (r *statsRecorder) tokenIssued() {
 	r.mu.Lock()
 	r.tokens++
+	r.mu.Unlock()
+}
+
+func (r *statsRecorder) tokenRefreshed() {
+	r.mu.Lock()
+	r.refreshed++
 	r.mu.Unlock()
 }
 
@@ -97,6 +106,7 @@ func (r *statsRecorder) snapshot() Stats {
 		Faults:               r.faults,
 		MaxRequestsPerSecond: r.maxWindow,
 		TokensIssued:         r.tokens,
+		TokensRefreshed:      r.refreshed,
 	}
 }
 
