@@ -63,6 +63,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newSandboxCmd(),
 		newBenchCmd(),
 		newDemoCmd(),
+		newServeCmd(),
 	)
 	return root
 }

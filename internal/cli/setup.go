@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/guest-sdk/protocol"
 	"github.com/sluicehq/sluice/manifest"
@@ -30,6 +32,7 @@ type home struct {
 type homeOptions struct {
 	allowPrivate bool
 	logger       *slog.Logger
+	registerer   prometheus.Registerer // engine metrics; nil registers none
 }
 
 func keyPath(dir string) string { return filepath.Join(dir, "keys", "signing.pem") }
@@ -55,6 +58,7 @@ func openHome(dir string, o homeOptions) (*home, error) {
 		CacheDir:             filepath.Join(dir, "cache", "wazero"),
 		Logger:               o.logger,
 		AllowPrivateNetworks: o.allowPrivate,
+		Registerer:           o.registerer,
 	})
 	if err != nil {
 		db.Close()

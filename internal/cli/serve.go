@@ -1,0 +1,202 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/sluicehq/sluice/api"
+	"github.com/sluicehq/sluice/connections"
+	"github.com/sluicehq/sluice/kms/local"
+	"github.com/sluicehq/sluice/registry"
+	"github.com/sluicehq/sluice/secrets"
+)
+
+type serveOptions struct {
+	data, addr      string
+	public          bool
+	allowPrivate    bool
+	verbose         bool
+	adminKeyFile    string
+	baseURL         string
+	shutdownTimeout time.Duration
+}
+
+func newServeCmd() *cobra.Command {
+	var o serveOptions
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the HTTP API over the data folder",
+		Long: `Run the HTTP API over the data folder (store, signing key, compiled-code cache).
+
+On the first start, with no admin key in the store, an admin key is created
+and printed once (or written to --admin-key-file, owner-only). The server
+listens on loopback unless --public is given. On SIGINT or SIGTERM it stops
+taking requests (/readyz answers 503), lets in-flight requests finish
+within --shutdown-timeout, then closes the engine and the store.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runServe(c.Context(), c.OutOrStdout(), c.ErrOrStderr(), o)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.data, "data", "./data", "data folder")
+	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
+	f.BoolVar(&o.public, "public", false, "allow a non-loopback --addr")
+	f.BoolVar(&o.allowPrivate, "allow-private", false, "let connectors reach loopback and private networks (tests, the sandbox)")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "log at debug level")
+	f.StringVar(&o.adminKeyFile, "admin-key-file", "", "on first start, write the admin key to this file (mode 0600) instead of printing it")
+	f.StringVar(&o.baseURL, "base-url", "", "the API's external URL, for OAuth redirect URIs (default http://<request host>)")
+	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on shutdown")
+	return c
+}
+
+// checkListenAddr refuses a non-loopback address unless public is set:
+// an API that holds tenants' data should not reach a network by
+// accident. An empty host (":8080") means every interface.
+func checkListenAddr(addr string, public bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usageError("--addr %q: %v", addr, err)
+	}
+	if public || host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return usageError("--addr %q is not a loopback address; pass --public to listen on it", addr)
+}
+
+func runServe(ctx context.Context, out, errw io.Writer, o serveOptions) (err error) {
+	if err := checkListenAddr(o.addr, o.public); err != nil {
+		return err
+	}
+	if o.shutdownTimeout <= 0 {
+		return usageError("--shutdown-timeout must be positive")
+	}
+	logger := newLogger(errw, o.verbose)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	h, err := openHome(o.data, homeOptions{allowPrivate: o.allowPrivate, logger: logger, registerer: reg})
+	if err != nil {
+		return err
+	}
+	// Whatever happens below, the engine and store close last.
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.shutdownTimeout)
+		defer cancel()
+		err = errors.Join(err, h.close(cctx))
+	}()
+	if err := announceAdminKey(ctx, h, out, o.adminKeyFile); err != nil {
+		return err
+	}
+	cfg := api.Config{
+		Store: h.db, Engine: h.engine, Logger: logger, Registerer: reg, Gatherer: reg, BaseURL: o.baseURL,
+	}
+	if err := wireBackends(h, logger, &cfg); err != nil {
+		return err
+	}
+	srv, err := api.New(cfg)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		// Bundle uploads are up to 64 MiB: allow a slow link minutes.
+		ReadTimeout:  5 * time.Minute,
+		WriteTimeout: 5 * time.Minute,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	fmt.Fprintf(out, "sluice API on http://%s (data %s)\n", ln.Addr(), o.data)
+
+	select {
+	case err := <-served: // the listener failed; nothing to drain
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	fmt.Fprintln(out, "shutting down: finishing in-flight requests")
+	srv.Drain()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.shutdownTimeout)
+	defer cancel()
+	// Order: stop HTTP (no new runs can be asked for), then the domain
+	// backends (the scheduler checkpoints its runs), then, in the
+	// deferred close above, the engine and the store.
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// kmsKeyPath is the local KMS key file, beside the signing key.
+func kmsKeyPath(dir string) string { return filepath.Join(dir, "keys", "kms-local.key") }
+
+// wireBackends builds the domain backends over the data folder and puts
+// them in cfg: the connector registry, the secrets vault (local KMS key
+// file) and the connections manager. The scheduler is not among them
+// yet: its routes answer 501.
+func wireBackends(h *home, logger *slog.Logger, cfg *api.Config) error {
+	reg, err := registry.New(registry.Config{Store: h.db, Engine: h.engine, Logger: logger})
+	if err != nil {
+		return err
+	}
+	key, err := local.Open(kmsKeyPath(h.dir))
+	if err != nil {
+		return fmt.Errorf("kms key: %w", err)
+	}
+	vault, err := secrets.New(secrets.Config{Store: h.db, KMS: key, Logger: logger})
+	if err != nil {
+		return err
+	}
+	mgr, err := connections.New(connections.Config{Store: h.db, Engine: h.engine, Modules: reg, Secrets: vault, Logger: logger})
+	if err != nil {
+		return err
+	}
+	cfg.Registry = api.RegistryBackend(reg, 0)
+	cfg.Connections = api.ConnectionsBackend(mgr)
+	return nil
+}
+
+// announceAdminKey bootstraps the first admin key of an empty store and
+// shows it once: on out, or in keyFile (owner-only). A store that has an
+// admin key already gets nothing new.
+func announceAdminKey(ctx context.Context, h *home, out io.Writer, keyFile string) error {
+	key, err := api.Bootstrap(ctx, h.db)
+	switch {
+	case errors.Is(err, api.ErrBootstrapped):
+		return nil
+	case err != nil:
+		return err
+	}
+	if keyFile == "" {
+		fmt.Fprintf(out, "admin key (shown once; store it now): %s\n", key)
+		return nil
+	}
+	if err := os.WriteFile(keyFile, []byte(key+"\n"), 0o600); err != nil {
+		return fmt.Errorf("admin key file: %w", err)
+	}
+	fmt.Fprintf(out, "admin key written to %s\n", keyFile)
+	return nil
+}
