@@ -66,6 +66,10 @@ type RunOptions struct {
 	// Record keeps a tape of the run (stored under the run id and
 	// returned in the Result).
 	Record bool
+	// RunID names a new run (a scheduler assigns ids when it queues a
+	// job); empty means a fresh UUIDv7. An interrupted run that is
+	// resumed keeps its own id.
+	RunID string
 }
 
 // Result is a finished run: its record, its signed receipt and, if
@@ -182,13 +186,17 @@ func (r *runner) begin(ctx context.Context, rng *protocol.Range) error {
 		}
 		fallthrough
 	case errors.Is(err, store.ErrNotFound):
-		id, uerr := uuid.NewV7()
-		if uerr != nil {
-			return fmt.Errorf("engine: run id: %w", uerr)
+		id := r.o.RunID
+		if id == "" {
+			u, uerr := uuid.NewV7()
+			if uerr != nil {
+				return fmt.Errorf("engine: run id: %w", uerr)
+			}
+			id = u.String()
 		}
 		m := r.c.Module.Manifest
 		r.run = store.Run{
-			ID: id.String(), Connection: r.c.ID, Connector: m.ID, Version: m.Version,
+			ID: id, Connection: r.c.ID, Connector: m.ID, Version: m.Version,
 			ModuleDigest: r.c.Module.Digest, Kind: r.kind, State: StateRunning,
 			Full: r.o.Full, Range: rng, Cursors: map[string]string{}, CursorsIn: map[string]string{},
 			StartedAt: r.e.cfg.Now().UTC(), CorrelationID: r.o.CorrelationID,

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/connections"
+	"github.com/sluicehq/sluice/internal/runs"
 	"github.com/sluicehq/sluice/kms/local"
 	"github.com/sluicehq/sluice/registry"
 	"github.com/sluicehq/sluice/secrets"
@@ -105,7 +106,13 @@ func runServe(ctx context.Context, out, errw io.Writer, o serveOptions) (err err
 	cfg := api.Config{
 		Store: h.db, Engine: h.engine, Logger: logger, Registerer: reg, Gatherer: reg, BaseURL: o.baseURL,
 	}
-	if err := wireBackends(h, logger, &cfg); err != nil {
+	svc, err := wireBackends(h, logger, reg, &cfg)
+	if err != nil {
+		return err
+	}
+	schedCtx, stopSched := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSched()
+	if err := svc.Start(schedCtx); err != nil {
 		return err
 	}
 	srv, err := api.New(cfg)
@@ -147,6 +154,11 @@ func runServe(ctx context.Context, out, errw io.Writer, o serveOptions) (err err
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}
+	// Running syncs are interrupted, not failed: each keeps its last
+	// committed page and resumes on the next run of its connection.
+	if err := svc.Shutdown(sctx); err != nil {
+		return fmt.Errorf("scheduler shutdown: %w", err)
+	}
 	return nil
 }
 
@@ -155,28 +167,33 @@ func kmsKeyPath(dir string) string { return filepath.Join(dir, "keys", "kms-loca
 
 // wireBackends builds the domain backends over the data folder and puts
 // them in cfg: the connector registry, the secrets vault (local KMS key
-// file) and the connections manager. The scheduler is not among them
-// yet: its routes answer 501.
-func wireBackends(h *home, logger *slog.Logger, cfg *api.Config) error {
+// file), the connections manager and the run scheduler, which it returns
+// for the caller to start and shut down.
+func wireBackends(h *home, logger *slog.Logger, promReg prometheus.Registerer, cfg *api.Config) (*runs.Service, error) {
 	reg, err := registry.New(registry.Config{Store: h.db, Engine: h.engine, Logger: logger})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	key, err := local.Open(kmsKeyPath(h.dir))
 	if err != nil {
-		return fmt.Errorf("kms key: %w", err)
+		return nil, fmt.Errorf("kms key: %w", err)
 	}
 	vault, err := secrets.New(secrets.Config{Store: h.db, KMS: key, Logger: logger})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	mgr, err := connections.New(connections.Config{Store: h.db, Engine: h.engine, Modules: reg, Secrets: vault, Logger: logger})
 	if err != nil {
-		return err
+		return nil, err
+	}
+	svc, err := runs.New(runs.Config{Store: h.db, Engine: h.engine, Connections: mgr, Logger: logger, Registerer: promReg})
+	if err != nil {
+		return nil, err
 	}
 	cfg.Registry = api.RegistryBackend(reg, 0)
 	cfg.Connections = api.ConnectionsBackend(mgr)
-	return nil
+	cfg.Scheduler = svc
+	return svc, nil
 }
 
 // announceAdminKey bootstraps the first admin key of an empty store and
