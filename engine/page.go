@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/sluicehq/sluice/guest-sdk/protocol"
 	"github.com/sluicehq/sluice/hostfns"
@@ -42,8 +43,11 @@ func (r *runner) page(ctx context.Context, sess session, s protocol.Stream, curs
 		return "", false, err
 	}
 	hc, sink, tc := r.doors(s.Name, export, input)
+	began := time.Now()
 	out, callErr := sess.call(ctx, hc, export, input)
+	wasm := time.Since(began)
 	emitted := sink.Take()
+	r.meter(ctx, int64(emitted.Read), wasm, false)
 	if tc != nil {
 		tc.Output = digestHex(out)
 		if callErr != nil {
@@ -211,4 +215,24 @@ func (c Connection) scrubber() *hostfns.Scrubber {
 	}
 	c.Scrub.Add(c.Secrets...)
 	return c.Scrub
+}
+
+// meter adds a page's (or a run start's) usage to the tenant's metering:
+// records emitted, remote calls and bytes since the last page, Wasm time.
+// A metering write that fails is noted on the run, not fatal to it: the
+// page is already committed.
+func (r *runner) meter(ctx context.Context, records int64, wasm time.Duration, runStart bool) {
+	u := store.Usage{Records: records, WasmMillis: wasm.Milliseconds()}
+	if runStart {
+		u.Runs = 1
+	}
+	if r.stats != nil {
+		calls, bytes := r.stats.Requests.Load(), r.stats.BytesIn.Load()
+		u.RemoteCalls, u.Bytes = calls-r.metered.calls, bytes-r.metered.bytes
+		r.metered.calls, r.metered.bytes = calls, bytes
+	}
+	day := r.e.cfg.Now().UTC().Format(store.DayLayout)
+	if err := r.c.Tenant.AddUsage(context.WithoutCancel(ctx), day, r.c.Module.Manifest.ID, u); err != nil {
+		r.noteError("metering", err.Error())
+	}
 }

@@ -165,6 +165,7 @@ type runner struct {
 	stats    *hostfns.NetStats
 	tape     *tape.Tape
 	errs     map[string]*store.RunError
+	metered  struct{ calls, bytes int64 } // remote calls and bytes already metered
 }
 
 // begin resumes the connection's interrupted run of this kind, or starts
@@ -243,6 +244,9 @@ func (r *runner) execute(ctx context.Context) (*Result, error) {
 		return r.fail(ctx, err)
 	}
 	defer sess.release(context.WithoutCancel(ctx))
+	if !r.resumed {
+		r.meter(ctx, 0, 0, true)
+	}
 	if r.o.Record {
 		m := r.c.Module.Manifest
 		seed := runSeed(r.run.ID)

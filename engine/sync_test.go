@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/receipt"
@@ -158,5 +159,34 @@ func TestBackfillStaysInRange(t *testing.T) {
 	}
 	if res.Run.Counts.Errors == 0 {
 		t.Fatalf("out-of-range objects were not counted as errors: %+v", res.Run.Counts)
+	}
+}
+
+// Every run is metered per tenant, connector and day: records, remote
+// calls, bytes, Wasm time and runs.
+func TestRunsAreMetered(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	_, base := startSandbox(t, sandboxConfig(300))
+	conn := r.conn("acme", r.module("directory", nil), base)
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		if _, err := r.eng.Sync(ctx, conn, engine.RunOptions{Full: true, Streams: []string{"users"}, PageSize: 100}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	day := time.Now().UTC().Format(store.DayLayout)
+	recs, err := conn.Tenant.Usage(ctx, day, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 {
+		t.Fatalf("usage records = %+v, want one (directory, today)", recs)
+	}
+	u := recs[0].Usage
+	if u.Runs != 2 || u.Records != 600 || u.RemoteCalls < 6 || u.Bytes == 0 {
+		t.Fatalf("usage = %+v, want 2 runs, 600 records, at least 6 remote calls and some bytes", u)
+	}
+	if other, _ := r.tenant("globex").Usage(ctx, day, day); len(other) != 0 {
+		t.Fatalf("another tenant was metered: %+v", other)
 	}
 }
