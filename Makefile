@@ -13,7 +13,7 @@ BENCH_USERS ?= 100000
 # tests; no tagged release on the module proxy, so a pseudo-version.
 LOCAL_KMS_VERSION ?= v0.0.0-20260228092603-2a5e92d09ab6
 
-.PHONY: all build wasm run test check lint fmt vet tidy-check bench fuzz clean tools
+.PHONY: all build wasm run demo test check lint fmt vet tidy-check bench fuzz clean tools
 
 all: build wasm
 
@@ -26,8 +26,14 @@ wasm:
 	@mkdir -p $(BUILD)/wasm
 	cd connectors-wasm && $(WASM_ENV) $(GO) build -buildmode=c-shared -trimpath -o ../$(BUILD)/wasm/directory.wasm ./directory
 
+# The API with the demo: sandbox remotes, the example connector, tenants
+# acme and globex (credentials in ./data/demo.json). Ctrl-C stops it.
 run: build wasm
-	./$(BUILD)/sluice demo --data ./data
+	./$(BUILD)/sluice serve --demo --data ./data
+
+# One-shot CLI demo: sync the sandbox into ./data-cli and print the receipt.
+demo: build wasm
+	./$(BUILD)/sluice demo --data ./data-cli
 
 # Tools the tests run as subprocesses, installed in $(go env GOPATH)/bin.
 tools:
@@ -67,4 +73,4 @@ fuzz:
 	done
 
 clean:
-	rm -rf $(BUILD) data
+	rm -rf $(BUILD) data data-cli

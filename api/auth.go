@@ -161,3 +161,19 @@ func bootstrap(ctx context.Context, db *store.DB, r io.Reader, now time.Time) (s
 	}
 	return key, nil
 }
+
+// MintKey creates an API key for a principal (role, and the partner or
+// tenant it is bound to) and returns the key, shown this once; only its
+// hash is stored. The demo setup and operators' tooling use it; the API's
+// own POST /v1/keys goes through the same record.
+func MintKey(ctx context.Context, db *store.DB, k store.APIKey) (string, error) {
+	key, id, hash, err := newKey(rand.Reader)
+	if err != nil {
+		return "", err
+	}
+	k.ID, k.Hash, k.CreatedAt = id, hash, time.Now().UTC()
+	if err := db.Platform().CreateAPIKey(ctx, k); err != nil {
+		return "", fmt.Errorf("api: mint key: %w", err)
+	}
+	return key, nil
+}

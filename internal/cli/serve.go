@@ -32,6 +32,9 @@ type serveOptions struct {
 	adminKeyFile    string
 	baseURL         string
 	shutdownTimeout time.Duration
+	demo            bool
+	demoModule      string
+	demoManifest    string
 }
 
 func newServeCmd() *cobra.Command {
@@ -60,6 +63,9 @@ within --shutdown-timeout, then closes the engine and the store.`,
 	f.StringVar(&o.adminKeyFile, "admin-key-file", "", "on first start, write the admin key to this file (mode 0600) instead of printing it")
 	f.StringVar(&o.baseURL, "base-url", "", "the API's external URL, for OAuth redirect URIs (default http://<request host>)")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on shutdown")
+	f.BoolVar(&o.demo, "demo", false, "also start sandbox remotes, register the example connector, create tenants acme and globex, write DIR/demo.json")
+	f.StringVar(&o.demoModule, "demo-module", "build/wasm/directory.wasm", "with --demo: the directory connector module")
+	f.StringVar(&o.demoManifest, "demo-manifest", "connectors-wasm/directory/connector.json", "with --demo: its manifest")
 	return c
 }
 
@@ -87,6 +93,9 @@ func runServe(ctx context.Context, out, errw io.Writer, o serveOptions) (err err
 	if o.shutdownTimeout <= 0 {
 		return usageError("--shutdown-timeout must be positive")
 	}
+	if o.demo {
+		o.allowPrivate = true // the sandbox remotes are on loopback
+	}
 	logger := newLogger(errw, o.verbose)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -100,20 +109,27 @@ func runServe(ctx context.Context, out, errw io.Writer, o serveOptions) (err err
 		defer cancel()
 		err = errors.Join(err, h.close(cctx))
 	}()
-	if err := announceAdminKey(ctx, h, out, o.adminKeyFile); err != nil {
+	adminKey, err := announceAdminKey(ctx, h, out, o.adminKeyFile)
+	if err != nil {
 		return err
 	}
 	cfg := api.Config{
 		Store: h.db, Engine: h.engine, Logger: logger, Registerer: reg, Gatherer: reg, BaseURL: o.baseURL,
 	}
-	svc, err := wireBackends(h, logger, reg, &cfg)
+	b, err := wireBackends(h, logger, reg, &cfg)
 	if err != nil {
 		return err
 	}
+	svc := b.runs
 	schedCtx, stopSched := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSched()
 	if err := svc.Start(schedCtx); err != nil {
 		return err
+	}
+	if n, err := svc.Restore(ctx); err != nil {
+		return fmt.Errorf("restore runs: %w", err)
+	} else if n > 0 {
+		fmt.Fprintf(out, "resuming %d interrupted runs\n", n)
 	}
 	srv, err := api.New(cfg)
 	if err != nil {
@@ -135,6 +151,15 @@ func runServe(ctx context.Context, out, errw io.Writer, o serveOptions) (err err
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	fmt.Fprintf(out, "sluice API on http://%s (data %s)\n", ln.Addr(), o.data)
+	if o.demo {
+		d, err := setupDemo(ctx, out, h, b, adminKey, o.demoModule, o.demoManifest, "http://"+ln.Addr().String())
+		defer d.close()
+		if err != nil {
+			_ = hs.Close()
+			_ = svc.Shutdown(context.WithoutCancel(ctx))
+			return err
+		}
+	}
 
 	select {
 	case err := <-served: // the listener failed; nothing to drain
@@ -169,7 +194,14 @@ func kmsKeyPath(dir string) string { return filepath.Join(dir, "keys", "kms-loca
 // them in cfg: the connector registry, the secrets vault (local KMS key
 // file), the connections manager and the run scheduler, which it returns
 // for the caller to start and shut down.
-func wireBackends(h *home, logger *slog.Logger, promReg prometheus.Registerer, cfg *api.Config) (*runs.Service, error) {
+// backends are the domain services serve wires into the API.
+type backends struct {
+	registry    *registry.Registry
+	connections *connections.Manager
+	runs        *runs.Service
+}
+
+func wireBackends(h *home, logger *slog.Logger, promReg prometheus.Registerer, cfg *api.Config) (*backends, error) {
 	reg, err := registry.New(registry.Config{Store: h.db, Engine: h.engine, Logger: logger})
 	if err != nil {
 		return nil, err
@@ -191,29 +223,29 @@ func wireBackends(h *home, logger *slog.Logger, promReg prometheus.Registerer, c
 		return nil, err
 	}
 	cfg.Registry = api.RegistryBackend(reg, 0)
-	cfg.Connections = api.ConnectionsBackend(mgr)
+	cfg.Connections = svc.Connections(api.ConnectionsBackend(mgr))
 	cfg.Scheduler = svc
-	return svc, nil
+	return &backends{registry: reg, connections: mgr, runs: svc}, nil
 }
 
 // announceAdminKey bootstraps the first admin key of an empty store and
-// shows it once: on out, or in keyFile (owner-only). A store that has an
-// admin key already gets nothing new.
-func announceAdminKey(ctx context.Context, h *home, out io.Writer, keyFile string) error {
+// shows it once: on out, or in keyFile (owner-only); it returns the key.
+// A store that has an admin key already gets nothing new ("").
+func announceAdminKey(ctx context.Context, h *home, out io.Writer, keyFile string) (string, error) {
 	key, err := api.Bootstrap(ctx, h.db)
 	switch {
 	case errors.Is(err, api.ErrBootstrapped):
-		return nil
+		return "", nil
 	case err != nil:
-		return err
+		return "", err
 	}
 	if keyFile == "" {
 		fmt.Fprintf(out, "admin key (shown once; store it now): %s\n", key)
-		return nil
+		return key, nil
 	}
 	if err := os.WriteFile(keyFile, []byte(key+"\n"), 0o600); err != nil {
-		return fmt.Errorf("admin key file: %w", err)
+		return "", fmt.Errorf("admin key file: %w", err)
 	}
 	fmt.Fprintf(out, "admin key written to %s\n", keyFile)
-	return nil
+	return key, nil
 }
