@@ -105,6 +105,7 @@ type Engine struct {
 	metrics   *metrics
 	transport *http.Transport
 	limiters  *hostfns.Limiters
+	latency   latencies
 
 	mu       sync.Mutex
 	cache    wazero.CompilationCache

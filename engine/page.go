@@ -125,7 +125,7 @@ func (r *runner) doors(stream, export string, input []byte) (*hostfns.Call, *hos
 		tc = &tape.Call{Export: export, Input: json.RawMessage(scrub.Bytes(input))}
 	}
 	if r.stats == nil {
-		r.stats = &hostfns.NetStats{}
+		r.stats = &hostfns.NetStats{Latency: r.e.latency.observe(connKey{r.c.Tenant.ID(), r.c.ID})}
 	}
 	hcfg := hostfns.HTTPConfig{
 		Hosts:            m.Hosts,

@@ -189,4 +189,11 @@ func TestRunsAreMetered(t *testing.T) {
 	if other, _ := r.tenant("globex").Usage(ctx, day, day); len(other) != 0 {
 		t.Fatalf("another tenant was metered: %+v", other)
 	}
+	st := r.eng.ConnectionStats("acme", conn.ID, conn.Module.Manifest)
+	if st.Samples < 6 || st.LatencyP50 <= 0 || st.LatencyP95 < st.LatencyP50 || st.TokensLeft <= 0 {
+		t.Fatalf("connection stats = %+v, want latencies of the calls made and a token bucket", st)
+	}
+	if other := r.eng.ConnectionStats("globex", conn.ID, conn.Module.Manifest); other.Samples != 0 {
+		t.Fatalf("another tenant's connection has latencies: %+v", other)
+	}
 }

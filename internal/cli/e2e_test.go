@@ -215,6 +215,25 @@ func TestServeEndToEndOverHTTP(t *testing.T) {
 		t.Fatalf("receipt predicate = %+v", p)
 	}
 
+	// Connection health joins the connector's health() with the host's
+	// view: latency of the calls just made, the rate limiter, the last
+	// success.
+	var health struct {
+		Remote  struct{ Reachable bool }
+		Latency *struct {
+			P50 float64 `json:"p50_ms"`
+			P95 float64 `json:"p95_ms"`
+		} `json:"latency"`
+		RateLimit *struct {
+			TokensLeft float64 `json:"tokens_left"`
+		} `json:"rate_limit"`
+		LastSuccessAt time.Time `json:"last_success_at"`
+	}
+	c.json("GET", "/v1/tenants/acme/connections/dir/health", nil, 200, &health)
+	if !health.Remote.Reachable || health.Latency == nil || health.Latency.P50 <= 0 || health.RateLimit == nil || health.LastSuccessAt.IsZero() {
+		t.Fatalf("health = %+v", health)
+	}
+
 	// Another tenant's key sees none of it.
 	if code, _ := (client{t: t, base: c.base, key: "sk_not_a_key"}).do("GET", "/v1/tenants/acme/objects", "", nil); code != 401 {
 		t.Fatalf("unknown key = %d, want 401", code)

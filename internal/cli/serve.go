@@ -225,6 +225,7 @@ func wireBackends(h *home, logger *slog.Logger, promReg prometheus.Registerer, c
 	cfg.Registry = api.RegistryBackend(reg, 0)
 	cfg.Connections = svc.Connections(api.ConnectionsBackend(mgr))
 	cfg.Scheduler = svc
+	cfg.HostStats = svc
 	return &backends{registry: reg, connections: mgr, runs: svc}, nil
 }
 
