@@ -16,6 +16,7 @@ import (
 
 	"github.com/sluicehq/sluice/conformance/sandbox"
 	"github.com/sluicehq/sluice/internal/wasmbuild"
+	"github.com/sluicehq/sluice/kms/kmstest"
 )
 
 // serve --demo: two tenants on their own sandbox remotes, every demo
@@ -187,5 +188,57 @@ func TestServeResumesInterruptedRunAfterRestart(t *testing.T) {
 	done := poll(s2.base, func(r runView) bool { return r.State == "succeeded" || r.State == "failed" })
 	if done.State != "succeeded" || done.ID != acc.RunID || done.Counts.Created != 5250 {
 		t.Fatalf("resumed run = %+v (interrupted at %+v), want run %s succeeded with 5250 created", done, mid, acc.RunID)
+	}
+}
+
+// With --kms awskms the tenants' data keys are wrapped by AWS KMS (a
+// local KMS-compatible server here): the demo's connections store and
+// open their secrets through it and sync.
+func TestServeWithAWSKMS(t *testing.T) {
+	lk := kmstest.StartLocalKMS(t)
+	keyID := lk.CreateKey(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", "local")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "local")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	wasm, err := wasmbuild.Build(ctx, "connectors-wasm", "./directory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _ := wasmbuild.Root()
+	data := t.TempDir()
+	s := startServe(t, "--data", data, "--demo", "--demo-module", wasm,
+		"--demo-manifest", filepath.Join(root, "connectors-wasm", "directory", "connector.json"),
+		"--kms", "awskms", "--kms-key-id", keyID, "--kms-region", lk.Region, "--kms-endpoint", lk.Endpoint)
+	waitFor(t, s.out, regexp.MustCompile(`(demo ready)`))
+	if _, err := os.Stat(filepath.Join(data, "keys", "kms-local.key")); !os.IsNotExist(err) {
+		t.Fatalf("a local KMS key file was created under --kms awskms: %v", err)
+	}
+	raw, _ := os.ReadFile(filepath.Join(data, "demo.json"))
+	var demo demoFile
+	if err := json.Unmarshal(raw, &demo); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		code, body := get(t, s.base+"/v1/tenants/globex/connections/directory/runs", demo.Tenants["globex"].Key)
+		if code == 200 && strings.Contains(body, `"state":"succeeded"`) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("globex's sync under awskms did not succeed: %d %s", code, body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func TestServeRefusesUnknownKMS(t *testing.T) {
+	code := Main(context.Background(), []string{"serve", "--data", t.TempDir(), "--kms", "vault"}, io.Discard, io.Discard)
+	if code != 2 {
+		t.Fatalf("--kms vault: exit %d, want 2", code)
+	}
+	code = Main(context.Background(), []string{"serve", "--data", t.TempDir(), "--kms", "awskms"}, io.Discard, io.Discard)
+	if code != 2 {
+		t.Fatalf("--kms awskms without a key: exit %d, want 2", code)
 	}
 }

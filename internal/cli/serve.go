@@ -19,6 +19,7 @@ import (
 	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/connections"
 	"github.com/sluicehq/sluice/internal/runs"
+	"github.com/sluicehq/sluice/kms/awskms"
 	"github.com/sluicehq/sluice/kms/local"
 	"github.com/sluicehq/sluice/registry"
 	"github.com/sluicehq/sluice/secrets"
@@ -35,6 +36,8 @@ type serveOptions struct {
 	demo            bool
 	demoModule      string
 	demoManifest    string
+	kms             string
+	aws             awskms.Config
 }
 
 func newServeCmd() *cobra.Command {
@@ -66,6 +69,10 @@ within --shutdown-timeout, then closes the engine and the store.`,
 	f.BoolVar(&o.demo, "demo", false, "also start sandbox remotes, register the example connector, create tenants acme and globex, write DIR/demo.json")
 	f.StringVar(&o.demoModule, "demo-module", "build/wasm/directory.wasm", "with --demo: the directory connector module")
 	f.StringVar(&o.demoManifest, "demo-manifest", "connectors-wasm/directory/connector.json", "with --demo: its manifest")
+	f.StringVar(&o.kms, "kms", "local", "what wraps the tenants' data keys: local (a key file under DIR/keys) or awskms")
+	f.StringVar(&o.aws.KeyID, "kms-key-id", "", "with --kms awskms: the symmetric key (id, ARN or alias/…)")
+	f.StringVar(&o.aws.Region, "kms-region", "", "with --kms awskms: the region (default: the AWS SDK's)")
+	f.StringVar(&o.aws.Endpoint, "kms-endpoint", "", "with --kms awskms: a KMS endpoint URL (VPC endpoint, local KMS)")
 	return c
 }
 
@@ -96,6 +103,12 @@ func runServe(ctx context.Context, out, errw io.Writer, o serveOptions) (err err
 	if o.demo {
 		o.allowPrivate = true // the sandbox remotes are on loopback
 	}
+	if o.kms != "local" && o.kms != "awskms" {
+		return usageError("--kms %q: want local or awskms", o.kms)
+	}
+	if o.kms == "awskms" && o.aws.KeyID == "" {
+		return usageError("--kms awskms needs --kms-key-id")
+	}
 	logger := newLogger(errw, o.verbose)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -116,7 +129,7 @@ func runServe(ctx context.Context, out, errw io.Writer, o serveOptions) (err err
 	cfg := api.Config{
 		Store: h.db, Engine: h.engine, Logger: logger, Registerer: reg, Gatherer: reg, BaseURL: o.baseURL,
 	}
-	b, err := wireBackends(h, logger, reg, &cfg)
+	b, err := wireBackends(ctx, h, o, logger, reg, &cfg)
 	if err != nil {
 		return err
 	}
@@ -201,15 +214,21 @@ type backends struct {
 	runs        *runs.Service
 }
 
-func wireBackends(h *home, logger *slog.Logger, promReg prometheus.Registerer, cfg *api.Config) (*backends, error) {
+func wireBackends(ctx context.Context, h *home, o serveOptions, logger *slog.Logger, promReg prometheus.Registerer, cfg *api.Config) (*backends, error) {
 	reg, err := registry.New(registry.Config{Store: h.db, Engine: h.engine, Logger: logger})
 	if err != nil {
 		return nil, err
 	}
-	key, err := local.Open(kmsKeyPath(h.dir))
-	if err != nil {
-		return nil, fmt.Errorf("kms key: %w", err)
+	var key secrets.KMS
+	if o.kms == "awskms" {
+		key, err = awskms.New(ctx, o.aws)
+	} else {
+		key, err = local.Open(kmsKeyPath(h.dir))
 	}
+	if err != nil {
+		return nil, fmt.Errorf("kms: %w", err)
+	}
+	logger.Info("secrets: tenant data keys wrapped by KMS", "kms", o.kms, "key", key.KeyID())
 	vault, err := secrets.New(secrets.Config{Store: h.db, KMS: key, Logger: logger})
 	if err != nil {
 		return nil, err
