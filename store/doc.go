@@ -50,6 +50,17 @@
 //	tp/{run}                          tape, raw bytes (package tape's format).
 //	s/{conn}/{name}                   sealed secret, raw bytes (sealed by the caller).
 //	k/{name}                          tenant key material, raw bytes.
+//	cn/{conn}                         Connection, JSON (store/connections.go).
+//	u/{day}/{connector}               usage (metering) of a day, JSON (store/usage.go).
+//
+// Platform records belong to no tenant and live under p/, reachable only
+// through [DB.Platform]; each file documents its records:
+//
+//	p/reg/c/{id}, p/reg/v/{id}/{version}, p/reg/b/{digest}
+//	                                  connector registry (store/registry.go)
+//	p/ak/{id}, p/akb                  API keys by hash, bootstrap lock (store/apikeys.go)
+//	p/conn/acct/{connector}/{hash}    remote account → tenant binding (store/connections.go)
+//	p/conn/oauth/{hash}               pending OAuth2 flows, single use, with a TTL
 //
 // testdata/golden/{kind}.txt pins the exact keys and values of every
 // kind; run the tests with -update after an intended format change.
