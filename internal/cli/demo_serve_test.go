@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,26 +14,15 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/conformance/sandbox"
-	"github.com/sluicehq/sluice/internal/wasmbuild"
 	"github.com/sluicehq/sluice/kms/kmstest"
 )
 
 // serve --demo: two tenants on their own sandbox remotes, every demo
 // credential in demo.json, a first sync of each, and tenant isolation.
 func TestServeDemo(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	wasm, err := wasmbuild.Build(ctx, "connectors-wasm", "./directory")
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := wasmbuild.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
+	wasm, manifest := directoryBuild(t)
 	data := t.TempDir()
-	s := startServe(t, "--data", data, "--demo", "--demo-module", wasm,
-		"--demo-manifest", filepath.Join(root, "connectors-wasm", "directory", "connector.json"))
+	s := startServe(t, "--data", data, "--demo", "--demo-module", wasm, "--demo-manifest", manifest)
 	waitFor(t, s.out, regexp.MustCompile(`(demo ready)`))
 	if n := strings.Count(s.out.String(), "curl -s -H"); n != 3 {
 		t.Fatalf("want three curl lines, got %d:\n%s", n, s.out.String())
@@ -99,21 +87,7 @@ func call(t *testing.T, method, url, key, contentType string, body []byte) (int,
 // restarted server resumes it under the same run id from its last
 // checkpoint.
 func TestServeResumesInterruptedRunAfterRestart(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	wasm, err := wasmbuild.Build(ctx, "connectors-wasm", "./directory")
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, _ := wasmbuild.Root()
-	mf, err := os.ReadFile(filepath.Join(root, "connectors-wasm", "directory", "connector.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	module, err := os.ReadFile(wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	wasm, manifest := directoryBuild(t)
 	sb := sandbox.New(sandbox.Config{Users: 5000})
 	remote, err := sb.Start("127.0.0.1:0")
 	if err != nil {
@@ -127,21 +101,8 @@ func TestServeResumesInterruptedRunAfterRestart(t *testing.T) {
 	data := t.TempDir()
 	keyFile := filepath.Join(data, "admin.key")
 	s1 := startServe(t, "--data", data, "--allow-private", "--admin-key-file", keyFile)
-	rawKey, err := os.ReadFile(keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := strings.TrimSpace(string(rawKey))
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	for name, b := range map[string][]byte{"module.wasm": module, "connector.json": mf} {
-		part, _ := mw.CreateFormFile(name, name)
-		_, _ = part.Write(b)
-	}
-	_ = mw.Close()
-	if code, b := call(t, "POST", s1.base+"/v1/connectors?partner=p", key, mw.FormDataContentType(), buf.Bytes()); code != 201 && code != 200 {
-		t.Fatalf("upload: %d %s", code, b)
-	}
+	key := adminKey(t, keyFile)
+	upload(t, s1.base, key, readFile(t, wasm), readFile(t, manifest))
 	body, _ := json.Marshal(map[string]any{"id": "dir", "connector": "directory", "version": "1.0.0",
 		"scopes": []string{"users:read", "groups:read"}, "config": map[string]string{"base_url": remote},
 		"credentials": map[string]string{"client_id": sandbox.DefaultClientID, "client_secret": sandbox.DefaultClientSecret}})
@@ -199,16 +160,9 @@ func TestServeWithAWSKMS(t *testing.T) {
 	keyID := lk.CreateKey(t)
 	t.Setenv("AWS_ACCESS_KEY_ID", "local")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "local")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	wasm, err := wasmbuild.Build(ctx, "connectors-wasm", "./directory")
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, _ := wasmbuild.Root()
+	wasm, manifest := directoryBuild(t)
 	data := t.TempDir()
-	s := startServe(t, "--data", data, "--demo", "--demo-module", wasm,
-		"--demo-manifest", filepath.Join(root, "connectors-wasm", "directory", "connector.json"),
+	s := startServe(t, "--data", data, "--demo", "--demo-module", wasm, "--demo-manifest", manifest,
 		"--kms", "awskms", "--kms-key-id", keyID, "--kms-region", lk.Region, "--kms-endpoint", lk.Endpoint)
 	waitFor(t, s.out, regexp.MustCompile(`(demo ready)`))
 	if _, err := os.Stat(filepath.Join(data, "keys", "kms-local.key")); !os.IsNotExist(err) {

@@ -1,12 +1,8 @@
 package cli
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"mime/multipart"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,7 +10,6 @@ import (
 
 	"github.com/sluicehq/sluice/conformance/sandbox"
 	"github.com/sluicehq/sluice/guest-sdk/protocol"
-	"github.com/sluicehq/sluice/internal/wasmbuild"
 )
 
 // The OAuth2 authorization-code flow through the API only: a pending
@@ -22,29 +17,15 @@ import (
 // sandbox), /v1/oauth/callback with the code; the connection turns active
 // and syncs with the token it earned (PKCE checked by the sandbox).
 func TestServeOAuthAuthorizationCodeOverHTTP(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	wasm, err := wasmbuild.Build(ctx, "connectors-wasm", "./directory")
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, _ := wasmbuild.Root()
-	raw, err := os.ReadFile(filepath.Join(root, "connectors-wasm", "directory", "connector.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	wasm, manifest := directoryBuild(t)
 	var m protocol.Manifest
-	if err := json.Unmarshal(raw, &m); err != nil {
+	if err := json.Unmarshal(readFile(t, manifest), &m); err != nil {
 		t.Fatal(err)
 	}
 	m.Auth = protocol.Auth{Kind: protocol.AuthOAuth2AuthorizationCode,
 		AuthorizeURL: "{{config:base_url}}/oauth/authorize", TokenURL: "{{config:base_url}}/oauth/token",
 		Scopes: m.Auth.Scopes}
 	mf, _ := json.Marshal(m)
-	module, err := os.ReadFile(wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
 	sb := sandbox.New(sandbox.Config{Users: 100})
 	remote, err := sb.Start("127.0.0.1:0")
 	if err != nil {
@@ -55,19 +36,8 @@ func TestServeOAuthAuthorizationCodeOverHTTP(t *testing.T) {
 	data := t.TempDir()
 	keyFile := filepath.Join(data, "admin.key")
 	s := startServe(t, "--data", data, "--allow-private", "--admin-key-file", keyFile)
-	rawKey, _ := os.ReadFile(keyFile)
-	key := strings.TrimSpace(string(rawKey))
-
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	for name, b := range map[string][]byte{"module.wasm": module, "connector.json": mf} {
-		part, _ := mw.CreateFormFile(name, name)
-		_, _ = part.Write(b)
-	}
-	_ = mw.Close()
-	if code, b := call(t, "POST", s.base+"/v1/connectors?partner=p", key, mw.FormDataContentType(), buf.Bytes()); code != 201 && code != 200 {
-		t.Fatalf("upload: %d %s", code, b)
-	}
+	key := adminKey(t, keyFile)
+	upload(t, s.base, key, readFile(t, wasm), mf)
 	body, _ := json.Marshal(map[string]any{"id": "dir", "connector": "directory", "version": m.Version,
 		"scopes": []string{"users:read", "groups:read"}, "config": map[string]string{"base_url": remote},
 		"credentials": map[string]string{"client_id": sandbox.DefaultClientID, "client_secret": sandbox.DefaultClientSecret}})
