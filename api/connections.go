@@ -91,11 +91,7 @@ func (s *Server) createConnection(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req ConnectionRequest
-	if err := decodeBody(r, &req, false); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := req.validate(); err != nil {
+	if err := decodeValid(r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -127,20 +123,6 @@ func (s *Server) listConnections(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, newList(out))
 }
 
-func (s *Server) getConnection(w http.ResponseWriter, r *http.Request) {
-	cs, err := s.connectionsOrErr()
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	c, err := cs.Get(r.Context(), tenantFrom(r.Context()), param(r, "connection"))
-	if err != nil {
-		s.writeError(w, r, pathNotFound(err, "path.connection"))
-		return
-	}
-	respondConnection(w, http.StatusOK, c)
-}
-
 func (s *Server) updateConnection(w http.ResponseWriter, r *http.Request) {
 	cs, err := s.connectionsOrErr()
 	if err != nil {
@@ -148,11 +130,7 @@ func (s *Server) updateConnection(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req ConnectionUpdate
-	if err := decodeBody(r, &req, false); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := req.validate(); err != nil {
+	if err := decodeValid(r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -177,12 +155,12 @@ func (s *Server) deleteConnection(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// connectionOp is a state change of one connection: a method
-// expression of Connections (Connections.Authorize, Connections.Disable).
+// connectionOp is a read or state change of one connection: a method
+// expression of Connections (Get, Authorize, Disable).
 type connectionOp func(Connections, context.Context, *store.Tenant, string) (store.Connection, error)
 
-// connectionAction serves a POST route that moves a connection between
-// states.
+// connectionAction serves a route that reads one connection or moves it
+// between states, answering with the connection.
 func (s *Server) connectionAction(op connectionOp) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		cs, err := s.connectionsOrErr()

@@ -99,3 +99,15 @@ func quoteShort(s string) string {
 	}
 	return fmt.Sprintf("%q", s)
 }
+
+// checked is a request body that checks its own fields.
+type checked interface{ validate() error }
+
+// decodeValid decodes a required JSON body into v, then validates it:
+// the shared first step of every handler that takes a checked body.
+func decodeValid(r *http.Request, v checked) error {
+	if err := decodeBody(r, v, false); err != nil {
+		return err
+	}
+	return v.validate()
+}

@@ -41,7 +41,7 @@ func (s *Server) routeTable() []route {
 		// Connections, secrets, OAuth.
 		{method: http.MethodPost, pattern: tenant + "/connections", access: accessTenant, handler: s.createConnection},
 		{method: http.MethodGet, pattern: tenant + "/connections", access: accessTenant, handler: s.listConnections},
-		{method: http.MethodGet, pattern: conn, access: accessTenant, handler: s.getConnection},
+		{method: http.MethodGet, pattern: conn, access: accessTenant, handler: s.connectionAction(Connections.Get)},
 		{method: http.MethodPatch, pattern: conn, access: accessTenant, handler: s.updateConnection},
 		{method: http.MethodDelete, pattern: conn, access: accessTenant, handler: s.deleteConnection},
 		{method: http.MethodPost, pattern: conn + "/authorize", access: accessTenant, handler: s.connectionAction(Connections.Authorize)},

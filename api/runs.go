@@ -80,11 +80,7 @@ func (s *Server) startBackfill(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req BackfillRequest
-	if err := decodeBody(r, &req, false); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := req.validate(); err != nil {
+	if err := decodeValid(r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
