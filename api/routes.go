@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/go-chi/chi/v5"
@@ -16,7 +17,7 @@ func (s *Server) routeTable() []route {
 		tenant  = "/v1/tenants/{tenant}"
 		version = "/v1/connectors/{connector}/versions/{version}"
 	)
-	return []route{
+	core := []route{
 		// Operations and documents: public.
 		{method: http.MethodGet, pattern: "/healthz", access: accessPublic, handler: s.healthz},
 		{method: http.MethodGet, pattern: "/readyz", access: accessPublic, handler: s.readyz},
@@ -66,6 +67,9 @@ func (s *Server) routeTable() []route {
 		{method: http.MethodGet, pattern: tenant + "/receipts/{receipt}", access: accessTenant, handler: s.getReceipt},
 		{method: http.MethodGet, pattern: tenant + "/usage", access: accessTenant, handler: s.getUsage},
 	}
+	// Webhook intake, actions and verify checks, and the dead-letter
+	// queue each keep their routes beside their handlers.
+	return slices.Concat(core, s.hookRoutes(), s.actionRoutes(), s.dlqRoutes())
 }
 
 // page is one page of a listing. Next is the cursor of the following
