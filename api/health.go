@@ -52,6 +52,10 @@ type HealthReport struct {
 	// LastSuccessAt is when the latest successful run finished.
 	LastSuccessAt time.Time `json:"last_success_at,omitzero"`
 	Backlog       Backlog   `json:"backlog"`
+	// Status is ok, degraded or failing; Reasons say why it is not ok,
+	// each naming its runbook.
+	Status  string         `json:"status"`
+	Reasons []HealthReason `json:"reasons,omitempty"`
 }
 
 // RemoteHealth is the connector's health() answer.
@@ -118,18 +122,29 @@ func (s *Server) connectionHealth(w http.ResponseWriter, r *http.Request) {
 	} else {
 		rep.Remote = RemoteHealth{Reachable: resp.Reachable, Details: resp.Details}
 	}
-	if err := s.addHostFacts(ctx, t, conn.Module.Manifest.ID, id, &rep); err != nil {
+	recent, err := s.addHostFacts(ctx, t, conn.Module.Manifest.ID, id, &rep)
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	m := conn.Module.Manifest
+	assess(&rep, recent, rep.CheckedAt, s.healthPolicy, func(errorType string) string {
+		for _, rb := range m.Runbooks {
+			if rb.ErrorType == errorType {
+				return "/v1/connectors/" + m.ID + "/versions/" + m.Version + "/runbooks/" + errorType
+			}
+		}
+		return ""
+	})
 	writeJSON(w, http.StatusOK, rep)
 }
 
-// addHostFacts fills in the last success, backlog and host statistics.
-func (s *Server) addHostFacts(ctx context.Context, t *store.Tenant, connector, id string, rep *HealthReport) error {
+// addHostFacts fills in the last success, backlog and host statistics,
+// and returns the recent runs it read (newest first).
+func (s *Server) addHostFacts(ctx context.Context, t *store.Tenant, connector, id string, rep *HealthReport) ([]store.Run, error) {
 	runs, err := t.Runs(ctx, id, lastSuccessScan)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, run := range runs {
 		if run.State == store.RunSucceeded {
@@ -140,21 +155,21 @@ func (s *Server) addHostFacts(ctx context.Context, t *store.Tenant, connector, i
 	if s.scheduler != nil {
 		n, err := s.scheduler.Pending(ctx, t, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rep.Backlog.PendingRuns = &n
 	}
 	if s.hostStats != nil {
 		st, err := s.hostStats.ConnectionStats(ctx, t, connector, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rep.Latency = &Latency{P50Millis: millis(st.LatencyP50), P95Millis: millis(st.LatencyP95)}
 		rep.RateLimit = &RateLimit{TokensLeft: st.TokensLeft, Last429: st.Last429, BlockedUntil: st.BlockedUntil}
 		dlq := st.DLQItems
 		rep.Backlog.DLQItems = &dlq
 	}
-	return nil
+	return runs, nil
 }
 
 func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

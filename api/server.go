@@ -59,24 +59,28 @@ type Config struct {
 	// means http:// and the Host of the request that starts the flow,
 	// which is right for a server on loopback only.
 	BaseURL string
+	// HealthPolicy holds the thresholds of connection health statuses;
+	// the zero value uses its defaults.
+	HealthPolicy HealthPolicy
 }
 
 // Server is the HTTP API. Its handler is safe for concurrent use.
 type Server struct {
-	db          *store.DB
-	registry    Registry
-	connections Connections
-	scheduler   Scheduler
-	hostStats   HostStats
-	engine      *engine.Engine
-	log         *slog.Logger
-	gatherer    prometheus.Gatherer
-	metrics     *httpMetrics
-	now         func() time.Time
-	maxBody     int64
-	maxBundle   int64
-	rand        io.Reader
-	baseURL     string
+	db           *store.DB
+	registry     Registry
+	connections  Connections
+	scheduler    Scheduler
+	hostStats    HostStats
+	engine       *engine.Engine
+	log          *slog.Logger
+	gatherer     prometheus.Gatherer
+	metrics      *httpMetrics
+	now          func() time.Time
+	maxBody      int64
+	maxBundle    int64
+	rand         io.Reader
+	baseURL      string
+	healthPolicy HealthPolicy
 
 	routes   []route
 	handler  http.Handler
@@ -92,7 +96,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		db: cfg.Store, registry: cfg.Registry, connections: cfg.Connections,
 		scheduler: cfg.Scheduler, hostStats: cfg.HostStats,
-		engine: cfg.Engine, log: cfg.Logger, now: cfg.Now, rand: cfg.Rand, baseURL: strings.TrimSuffix(cfg.BaseURL, "/"),
+		engine: cfg.Engine, log: cfg.Logger, now: cfg.Now, rand: cfg.Rand, baseURL: strings.TrimSuffix(cfg.BaseURL, "/"), healthPolicy: cfg.HealthPolicy,
 		maxBody: cfg.MaxBodyBytes, maxBundle: cfg.MaxBundleBytes,
 	}
 	if s.log == nil {
