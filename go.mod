@@ -23,6 +23,7 @@ require (
 	github.com/sluicehq/sluice/connectors-wasm v0.0.0-00010101000000-000000000000
 	github.com/sluicehq/sluice/guest-sdk v0.0.0
 	github.com/spf13/cobra v1.10.2
+	github.com/standard-webhooks/standard-webhooks/libraries v0.0.1
 	github.com/tetratelabs/wazero v1.12.0
 	github.com/transparency-dev/merkle v0.0.2
 	golang.org/x/oauth2 v0.38.0

@@ -69,7 +69,7 @@ func TestCreateValidation(t *testing.T) {
 		edit  func(*connections.CreateRequest)
 		field string
 	}{
-		{"scope not in manifest", func(q *connections.CreateRequest) { q.Scopes = []string{"users:read", "users:write"} }, "scopes[1]"},
+		{"scope not in manifest", func(q *connections.CreateRequest) { q.Scopes = []string{"users:read", "users:delete"} }, "scopes[1]"},
 		{"scope twice", func(q *connections.CreateRequest) { q.Scopes = []string{"users:read", "users:read"} }, "scopes[1]"},
 		{"no scope", func(q *connections.CreateRequest) { q.Scopes = nil }, "scopes"},
 		{"no client secret", func(q *connections.CreateRequest) { delete(q.Credentials, "client_secret") }, "credentials.client_secret"},

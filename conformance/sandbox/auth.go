@@ -15,16 +15,26 @@ import (
 	"time"
 )
 
-// OAuth2 scopes the API checks. A token request without a scope gets all
-// of them; the API key carries all of them.
+// OAuth2 scopes the API checks. A token request without a scope gets the
+// read scopes; the API key carries all of them.
 const (
 	ScopeAccountRead     = "account:read"
 	ScopeUsersRead       = "users:read"
 	ScopeGroupsRead      = "groups:read"
 	ScopeMembershipsRead = "memberships:read"
+	ScopeUsersWrite      = "users:write"
+	ScopeGroupsWrite     = "groups:write"
+	ScopeComplianceRead  = "compliance:read"
 )
 
-var allScopes = []string{ScopeAccountRead, ScopeUsersRead, ScopeGroupsRead, ScopeMembershipsRead}
+// readScopes are what a token request that names no scope gets: writing
+// and compliance data must be asked for by name, as least privilege
+// wants. allScopes are every scope a request may name.
+var (
+	readScopes = []string{ScopeAccountRead, ScopeUsersRead, ScopeGroupsRead, ScopeMembershipsRead}
+	allScopes  = []string{ScopeAccountRead, ScopeUsersRead, ScopeGroupsRead, ScopeMembershipsRead,
+		ScopeUsersWrite, ScopeGroupsWrite, ScopeComplianceRead}
+)
 
 const (
 	maxFormBytes   = 16 << 10
@@ -186,12 +196,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// parseScopes returns the scopes a token request asked for (all when
-// none), or the first unknown one.
+// parseScopes returns the scopes a token request asked for (the read
+// scopes when none), or the first unknown one.
 func parseScopes(raw string) ([]string, string) {
 	fields := strings.Fields(raw)
 	if len(fields) == 0 {
-		return allScopes, ""
+		return readScopes, ""
 	}
 	var out []string
 	for _, f := range fields {

@@ -107,7 +107,7 @@ func TestOAuthTokenErrors(t *testing.T) {
 		{"json body", "application/json", `{"grant_type":"client_credentials"}`, 400, "invalid_request"},
 		{"missing grant", "application/x-www-form-urlencoded", "client_id=c1&client_secret=s3cret", 400, "invalid_request"},
 		{"password grant", "application/x-www-form-urlencoded", creds("grant_type", "password").Encode(), 400, "unsupported_grant_type"},
-		{"unknown scope", "application/x-www-form-urlencoded", creds("scope", "users:write").Encode(), 400, "invalid_scope"},
+		{"unknown scope", "application/x-www-form-urlencoded", creds("scope", "users:admin").Encode(), 400, "invalid_scope"},
 		{"repeated parameter", "application/x-www-form-urlencoded", creds().Encode() + "&client_id=c1", 400, "invalid_request"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -44,6 +44,9 @@ type Config struct {
 	RateLimit float64
 	// RateBurst is the bucket size. Zero means max(1, ceil(RateLimit)).
 	RateBurst int
+	// Compliance sets what the compliance endpoints report. The zero
+	// value is a compliant tenant; each field makes one check fail.
+	Compliance Compliance
 	// Clock is the time source for token expiry, rate limiting, mutation
 	// stamps and Stats. Nil means time.Now. Injected latency always uses
 	// real time, since it is the client who measures it.

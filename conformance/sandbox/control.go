@@ -3,10 +3,12 @@ package sandbox
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 )
@@ -111,4 +113,63 @@ func writeUserError(w http.ResponseWriter, err error) {
 	default:
 		writeProblem(w, http.StatusBadRequest, "invalid_patch", err.Error())
 	}
+}
+
+// SubscribeRequest is the body of POST /_sandbox/webhooks. Sign defaults
+// to true; Backoff and Timeout are Go durations ("250ms"), empty for the
+// defaults.
+type SubscribeRequest struct {
+	URL         string `json:"url"`
+	Secret      string `json:"secret"`
+	Sign        *bool  `json:"sign,omitempty"`
+	Duplicates  int    `json:"duplicates,omitempty"`
+	Retries     int    `json:"retries,omitempty"`
+	MaxAttempts int    `json:"max_attempts,omitempty"`
+	Backoff     string `json:"backoff,omitempty"`
+	Timeout     string `json:"timeout,omitempty"`
+}
+
+// Delivery returns the options of the request.
+func (r SubscribeRequest) Delivery() (Delivery, error) {
+	d := Delivery{Sign: r.Sign == nil || *r.Sign, Duplicates: r.Duplicates, Retries: r.Retries, MaxAttempts: r.MaxAttempts}
+	for _, f := range []struct {
+		name string
+		raw  string
+		dst  *time.Duration
+	}{{"backoff", r.Backoff, &d.Backoff}, {"timeout", r.Timeout, &d.Timeout}} {
+		if f.raw == "" {
+			continue
+		}
+		v, err := time.ParseDuration(f.raw)
+		if err != nil {
+			return Delivery{}, &FieldError{Err: ErrInvalidSubscription, Field: f.name, Reason: fmt.Sprintf("%q is not a duration like 250ms", f.raw)}
+		}
+		*f.dst = v
+	}
+	return d, nil
+}
+
+func (s *Server) handleSubscribe(w http.ResponseWriter, r *http.Request) {
+	var req SubscribeRequest
+	if err := decodeStrict(r, &req); err != nil {
+		writeProblem(w, http.StatusBadRequest, "invalid_subscription", err.Error())
+		return
+	}
+	d, err := req.Delivery()
+	if err == nil {
+		err = s.Subscribe(req.URL, req.Secret, d)
+	}
+	switch {
+	case errors.Is(err, ErrClosed):
+		writeProblem(w, http.StatusServiceUnavailable, "closed", err.Error())
+		return
+	case err != nil:
+		writeProblem(w, http.StatusBadRequest, "invalid_subscription", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"url": req.URL, "subscriptions": s.Deliveries().Subscriptions})
+}
+
+func (s *Server) handleGetWebhooks(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, s.Deliveries())
 }

@@ -36,10 +36,18 @@
 //	GET  /api/v1/users/{id}             scope users:read
 //	GET  /api/v1/groups                 scope groups:read; limit, cursor, updated_since
 //	GET  /api/v1/memberships            scope memberships:read; limit, cursor
+//	POST /api/v1/users                  scope users:write; {email,name,department?,title?} → 201 user + change_id
+//	POST /api/v1/users/{id}/deactivate  scope users:write; → 200 {change_id,user} (status "suspended")
+//	POST /api/v1/groups/{gid}/members   scope groups:write; {user_id} → 201 {change_id,membership}, 200 if already one
+//	DELETE /api/v1/groups/{gid}/members/{uid}  scope groups:write; → 200 {change_id,membership}, 404 not_member
+//	GET  /api/v1/compliance/mfa         scope compliance:read; MFAReport
+//	GET  /api/v1/compliance/admins      scope compliance:read; AdminReport (admins' last sign-in)
+//	GET  /api/v1/compliance/password-policy  scope compliance:read; PasswordPolicy
 //
 // Everything under /api/v1 except health needs "Authorization: Bearer X"
 // where X is an unexpired OAuth2 access token or the API key (which carries
-// every scope). Lists answer {"data":[…],"next_cursor":"…","has_more":bool};
+// every scope). A token request that names no scope gets the read scopes;
+// users:write, groups:write and compliance:read must be asked for. Lists answer {"data":[…],"next_cursor":"…","has_more":bool};
 // limit defaults to 100 and larger values are clamped to 1000; has_more is
 // exact (it is never true in front of an empty page) and next_cursor is ""
 // on the last page. A cursor is bound to its resource and filters: send the
@@ -59,6 +67,29 @@
 //	POST   /_sandbox/reset              clear faults and mutations
 //	POST   /_sandbox/users/{id}         patch a user (JSON object), bumps updated_at
 //	DELETE /_sandbox/users/{id}         delete a user, bumps updated_at
+//	GET    /_sandbox/changes            {"data":[Change…]}: the write API's changes, oldest first
+//	POST   /_sandbox/webhooks           subscribe (SubscribeRequest as JSON)
+//	GET    /_sandbox/webhooks           DeliveryStats
+//
+// # Writes, changes and webhooks
+//
+// Every write of the API that changes something is a Change with an id
+// ("chg_000001"…) returned as change_id, and keeps the request's
+// X-Correlation-Id, so a test can tie a remote change to the action run
+// that made it. A repeated write that changes nothing (adding a member
+// twice, deactivating a suspended user) answers the earlier change.
+//
+// Subscribe (or POST /_sandbox/webhooks) sends every later mutation,
+// through the API or UpdateUser/DeleteUser, to a loopback URL as a
+// Standard Webhooks message signed by the reference library:
+// webhook-id "msg_…", webhook-timestamp, webhook-signature "v1,…", body
+// {"id":"evt_…","type":T,"occurred_at":RFC 3339,"data":D} where T is
+// user.created, user.updated (deactivation included), user.deleted,
+// membership.added or membership.removed and D the user (the tombstone
+// for user.deleted) or the membership. Delivery options add duplicates
+// and deliberate re-deliveries of a message (same webhook-id), retry
+// failures with backoff honouring Retry-After, and Emit pushes
+// handcrafted events.
 //
 // The control plane needs no credentials and answers only clients whose
 // address is loopback; Start refuses to listen anywhere but loopback.

@@ -31,10 +31,11 @@ var (
 	ErrInvalidCursor = errors.New("sandbox: invalid cursor")
 )
 
-// FieldError says which field of a Config, Faults, user patch or list
-// query was rejected and why. It unwraps to one of the sentinels above.
+// FieldError says which field of a Config, Faults, user patch, list
+// query, write body or webhook subscription was rejected and why. It
+// unwraps to one of the sentinels of this file.
 type FieldError struct {
-	Err    error  // ErrInvalidConfig, ErrInvalidFaults, ErrInvalidPatch, ErrInvalidQuery or ErrInvalidCursor
+	Err    error  // ErrInvalidConfig, ErrInvalidFaults, ErrInvalidPatch, ErrInvalidQuery, ErrInvalidCursor, ErrInvalidUser, ErrInvalidBody or ErrInvalidSubscription
 	Field  string // the field or query parameter
 	Reason string
 }
@@ -68,3 +69,25 @@ type UserError struct {
 func (e *UserError) Error() string { return fmt.Sprintf("%v: %q", e.Err, e.ID) }
 
 func (e *UserError) Unwrap() error { return e.Err }
+
+// Errors of the write API (writes.go).
+var (
+	// ErrInvalidUser: a new user's field is missing or malformed.
+	ErrInvalidUser = errors.New("sandbox: invalid user")
+	// ErrInvalidBody: a write's body is not the one JSON object it takes.
+	ErrInvalidBody = errors.New("sandbox: invalid request body")
+	// ErrEmailTaken: a live user already has the email.
+	ErrEmailTaken = errors.New("sandbox: email already in use")
+	// ErrTooManyUsers: MaxCreatedUsers users were created already.
+	ErrTooManyUsers = errors.New("sandbox: too many created users")
+	// ErrUnknownGroup: no group has this id.
+	ErrUnknownGroup = errors.New("sandbox: unknown group")
+	// ErrNotMember: the user is not in the group.
+	ErrNotMember = errors.New("sandbox: user is not a member of the group")
+	// ErrInvalidSubscription: a webhook subscription's URL, secret or
+	// delivery options are refused.
+	ErrInvalidSubscription = errors.New("sandbox: invalid webhook subscription")
+	// ErrInvalidEvent: a handcrafted event lacks a type or its data is
+	// not JSON.
+	ErrInvalidEvent = errors.New("sandbox: invalid event")
+)

@@ -1,7 +1,9 @@
 package sandbox
 
 import (
+	"bytes"
 	"errors"
+	"net/http"
 	"testing"
 )
 
@@ -71,6 +73,47 @@ func FuzzDecodeCursor(f *testing.F) {
 		}
 		if pos < 0 || pos > 50 || encodeCursor(groupsResource, pos, fp) != c {
 			t.Fatalf("%q accepted as %d", c, pos)
+		}
+	})
+}
+
+// FuzzWriteBodies feeds arbitrary bytes to the strict decoder of the
+// write API and the control plane's subscription body: it must never
+// panic, and every refusal is a FieldError wrapping ErrInvalidBody.
+func FuzzWriteBodies(f *testing.F) {
+	for _, seed := range []string{
+		`{"email":"a@b.test","name":"A","department":"IT","title":"Admin"}`,
+		`{"user_id":"u-0000001"}`,
+		`{"url":"http://127.0.0.1:1/x","secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw","sign":false,"backoff":"5ms"}`,
+		`{"email":7}`, `[1,2]`, `{"x":1}`, `{"email":"a"} {}`, `null`, ``, "{\"name\":\"\xff\"}",
+	} {
+		f.Add([]byte(seed), uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, body []byte, which uint8) {
+		targets := []any{&NewUser{}, &addMemberBody{}, &SubscribeRequest{}}
+		v := targets[int(which)%len(targets)]
+		r, err := http.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := decodeStrict(r, v); err != nil {
+			var fe *FieldError
+			if !errors.As(err, &fe) || !errors.Is(err, ErrInvalidBody) || fe.Field == "" {
+				t.Fatalf("%q: error %T %v", body, err, err)
+			}
+			return
+		}
+		switch b := v.(type) {
+		case *NewUser:
+			// What decodes is then validated by CreateUser without panicking.
+			s := New(Config{})
+			if _, _, err := s.CreateUser(*b, "fuzz"); err != nil && !errors.Is(err, ErrInvalidUser) && !errors.Is(err, ErrEmailTaken) {
+				t.Fatalf("%q: CreateUser: %v", body, err)
+			}
+		case *SubscribeRequest:
+			if _, err := b.Delivery(); err != nil && !errors.Is(err, ErrInvalidSubscription) {
+				t.Fatalf("%q: Delivery: %v", body, err)
+			}
 		}
 	})
 }

@@ -53,24 +53,34 @@ func (d *dataset) membership(i, k int) Membership {
 	}
 }
 
+// Positions: users*membershipsPerUser generated slots, then the
+// memberships added through the API in the order added. Removed ones
+// keep their position and are skipped, so cursors never move.
 func (s *Server) handleListMemberships(w http.ResponseWriter, r *http.Request) {
-	total := s.data.users * membershipsPerUser
+	s.mu.RLock()
+	generated := s.data.users * membershipsPerUser
+	total := generated + len(s.writes.extra)
 	q, err := parseListQuery(membershipsResource, r.URL.RawQuery, total)
 	if err != nil {
+		s.mu.RUnlock()
 		writeQueryError(w, err)
 		return
 	}
+	deleted := func(i int) bool {
+		u, ok := s.mutated[i]
+		return ok && u.DeletedAt != nil
+	}
 	get := func(pos int) (Membership, bool) {
-		i, k := pos/membershipsPerUser, pos%membershipsPerUser
-		if k >= s.data.memberships(i) {
-			return Membership{}, false
+		if pos >= generated {
+			e := s.writes.extra[pos-generated]
+			return e.Membership, !e.removed && !deleted(e.key.user)
 		}
-		if u, ok := s.mutated[i]; ok && u.DeletedAt != nil {
+		i, k := pos/membershipsPerUser, pos%membershipsPerUser
+		if k >= s.data.memberships(i) || deleted(i) || s.writes.removed[memberKey{i, s.data.memberGroup(i, k)}] {
 			return Membership{}, false
 		}
 		return s.data.membership(i, k), true
 	}
-	s.mu.RLock()
 	page := collectPage(membershipsResource, q, q.start, total, nil, get)
 	s.mu.RUnlock()
 	writeJSON(w, http.StatusOK, page)

@@ -8,7 +8,8 @@ import (
 )
 
 // UpdateUser applies patch to the user and stamps updated_at, so the next
-// incremental sync sees the change. Keys are JSON field names: email,
+// incremental sync sees the change, and sends a user.updated event to
+// webhook subscribers. Keys are JSON field names: email,
 // name, department, title, status ("active" or "suspended"), phone,
 // mfa_enrolled, is_admin (bool) and last_login_at (RFC 3339 string or
 // time.Time, not before created_at, stored to the second). id and the
@@ -16,12 +17,12 @@ import (
 // updated_at. The patch is all-or-nothing; errors are *FieldError
 // wrapping ErrInvalidPatch or *UserError.
 func (s *Server) UpdateUser(id string, patch map[string]any) (User, error) {
-	i, err := s.data.userIndex(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, err := s.indexOf(id)
 	if err != nil {
 		return User{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	u := s.currentUser(i)
 	if u.DeletedAt != nil {
 		return User{}, &UserError{ID: id, Err: ErrUserDeleted}
@@ -31,19 +32,21 @@ func (s *Server) UpdateUser(id string, patch map[string]any) (User, error) {
 	}
 	u.UpdatedAt = unixUTC(s.stamp())
 	s.storeUser(i, u)
+	s.publishUser(EventUserUpdated, u)
 	return u, nil
 }
 
 // DeleteUser removes the user from full listings and memberships and
 // leaves a tombstone (status "deleted", deleted_at = updated_at) that
-// listings filtered by updated_since return once.
+// listings filtered by updated_since return once. Webhook subscribers get
+// a user.deleted event carrying the tombstone.
 func (s *Server) DeleteUser(id string) error {
-	i, err := s.data.userIndex(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, err := s.indexOf(id)
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	u := s.currentUser(i)
 	if u.DeletedAt != nil {
 		return &UserError{ID: id, Err: ErrUserDeleted}
@@ -51,16 +54,20 @@ func (s *Server) DeleteUser(id string) error {
 	t := unixUTC(s.stamp())
 	u.Status, u.UpdatedAt, u.DeletedAt = StatusDeleted, t, &t
 	s.storeUser(i, u)
+	s.publishUser(EventUserDeleted, u)
 	return nil
 }
 
-// Reset clears faults and mutations: every user is back to what the seed
-// made. Incremental syncs do not see a reset; re-sync fully after one.
-// Mutation stamps stay monotonic across resets.
+// Reset clears faults, mutations, created users, membership changes and
+// the change log: every user is back to what the seed made. Webhook
+// subscriptions and their statistics stay; Reset sends no event.
+// Incremental syncs do not see a reset; re-sync fully after one.
+// Mutation stamps, change ids and event ids stay monotonic across resets.
 func (s *Server) Reset() {
 	s.mu.Lock()
 	clear(s.mutated)
 	s.mutatedIdx = s.mutatedIdx[:0]
+	s.writes.reset()
 	s.mu.Unlock()
 	s.faults.set(Faults{})
 }

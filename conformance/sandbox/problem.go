@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // Problem is an RFC 9457 problem document, the body of every error the
@@ -60,4 +62,62 @@ func writeJSONAs(w http.ResponseWriter, status int, contentType string, v any) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_, _ = w.Write(body) // the client hung up; nothing left to tell it
+}
+
+// decodeStrict reads a write's body: one JSON object, no unknown fields,
+// at most maxControlBody bytes. Errors are *FieldError wrapping
+// ErrInvalidBody and name the field when there is one.
+func decodeStrict(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxControlBody))
+	dec.DisallowUnknownFields()
+	bad := func(field, reason string) error {
+		return &FieldError{Err: ErrInvalidBody, Field: field, Reason: reason}
+	}
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &te) && te.Field != "":
+			return bad(te.Field, "want a JSON "+te.Type.Kind().String()+", got "+te.Value)
+		case errors.As(err, &te):
+			return bad("(body)", "want one JSON object")
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			name := strings.TrimPrefix(err.Error(), "json: unknown field ")
+			if unq, uerr := strconv.Unquote(name); uerr == nil && unq != "" {
+				name = unq
+			}
+			return bad(name, "unknown field")
+		}
+		return bad("(body)", "not one JSON object: "+err.Error())
+	}
+	if dec.More() {
+		return bad("(body)", "trailing data after the JSON object")
+	}
+	return nil
+}
+
+// writeBodyError answers 400 invalid_body naming the field.
+func writeBodyError(w http.ResponseWriter, err error) {
+	writeProblem(w, http.StatusBadRequest, "invalid_body", err.Error())
+}
+
+// writeWriteError maps the write API's errors to problems.
+func writeWriteError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, ErrUnknownUser):
+		writeProblem(w, http.StatusNotFound, "not_found", err.Error())
+	case errors.Is(err, ErrUnknownGroup):
+		writeProblem(w, http.StatusNotFound, "not_found", err.Error())
+	case errors.Is(err, ErrNotMember):
+		writeProblem(w, http.StatusNotFound, "not_member", err.Error())
+	case errors.Is(err, ErrUserDeleted):
+		writeProblem(w, http.StatusGone, "gone", err.Error())
+	case errors.Is(err, ErrEmailTaken):
+		writeProblem(w, http.StatusConflict, "conflict", err.Error())
+	case errors.Is(err, ErrTooManyUsers):
+		writeProblem(w, http.StatusForbidden, "quota_exceeded", err.Error())
+	case errors.Is(err, ErrInvalidUser), errors.Is(err, ErrInvalidBody):
+		writeProblem(w, http.StatusBadRequest, "invalid_body", err.Error())
+	default:
+		writeProblem(w, http.StatusInternalServerError, "internal", err.Error())
+	}
 }

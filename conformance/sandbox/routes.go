@@ -33,6 +33,13 @@ func (s *Server) routes() http.Handler {
 			r.With(requireScope(ScopeUsersRead)).Get("/api/v1/users/{id}", s.handleGetUser)
 			r.With(requireScope(ScopeGroupsRead)).Get("/api/v1/groups", s.handleListGroups)
 			r.With(requireScope(ScopeMembershipsRead)).Get("/api/v1/memberships", s.handleListMemberships)
+			r.With(requireScope(ScopeUsersWrite)).Post("/api/v1/users", s.handleCreateUser)
+			r.With(requireScope(ScopeUsersWrite)).Post("/api/v1/users/{id}/deactivate", s.handleDeactivateUser)
+			r.With(requireScope(ScopeGroupsWrite)).Post("/api/v1/groups/{gid}/members", s.handleAddMember)
+			r.With(requireScope(ScopeGroupsWrite)).Delete("/api/v1/groups/{gid}/members/{uid}", s.handleRemoveMember)
+			r.With(requireScope(ScopeComplianceRead)).Get("/api/v1/compliance/password-policy", s.handlePasswordPolicy)
+			r.With(requireScope(ScopeComplianceRead)).Get("/api/v1/compliance/mfa", s.handleMFA)
+			r.With(requireScope(ScopeComplianceRead)).Get("/api/v1/compliance/admins", s.handleAdmins)
 		})
 	})
 
@@ -44,6 +51,9 @@ func (s *Server) routes() http.Handler {
 		r.Post("/_sandbox/reset", s.handleReset)
 		r.Post("/_sandbox/users/{id}", s.handlePatchUser)
 		r.Delete("/_sandbox/users/{id}", s.handleDeleteUser)
+		r.Get("/_sandbox/changes", s.handleGetChanges)
+		r.Get("/_sandbox/webhooks", s.handleGetWebhooks)
+		r.Post("/_sandbox/webhooks", s.handleSubscribe)
 	})
 	return r
 }

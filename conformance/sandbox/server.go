@@ -29,6 +29,10 @@ type Server struct {
 	mutated    map[int]User // user index → current record, tombstones included
 	mutatedIdx []int        // keys of mutated, ascending
 	lastStamp  int64        // Unix seconds of the latest mutation
+	writes     writeState   // users and memberships changed through the write API (writes.go)
+
+	compliance complianceState // the tenant's security settings (compliance.go)
+	hooks      webhookSender   // subscriptions and deliveries (webhooks.go)
 
 	tokens   tokenStore
 	grants   grantStore // authorization codes and refresh tokens (authorize.go)
@@ -63,6 +67,11 @@ func New(cfg Config) *Server {
 	s.faults.seed = seedHash(s.cfg.Seed, saltFaults, 0)
 	s.faults.set(Faults{})
 	s.stats.requests = make(map[string]int64)
+	s.stats.methods = make(map[string]int64)
+	s.stats.calls = make(map[string]int64)
+	s.writes.reset()
+	s.compliance = newComplianceState(s.cfg.Compliance)
+	s.hooks.init()
 	if s.cfgErr != nil {
 		s.handler = misconfigured(s.cfgErr)
 	} else {
@@ -74,7 +83,8 @@ func New(cfg Config) *Server {
 // Handler returns the HTTP API, for mounting or httptest.NewServer.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Users returns the number of users in the directory.
+// Users returns the number of users the seed generated; users created
+// through POST /api/v1/users come on top.
 func (s *Server) Users() int { return s.data.users }
 
 // Account returns the tenant as GET /api/v1/account serves it.
@@ -143,12 +153,14 @@ func checkLoopback(addr string) error {
 // Close stops serving at once, dropping open connections. It is safe to
 // call more than once and before Start.
 func (s *Server) Close() error {
+	defer s.hooks.close() // stop webhook deliveries too, even if never started
 	return s.stop(func(srv *http.Server) error { return srv.Close() })
 }
 
 // shutdown stops accepting, then waits for in-flight requests until ctx
 // ends, when it drops the rest.
 func (s *Server) shutdown(ctx context.Context) error {
+	defer s.hooks.close()
 	return s.stop(func(srv *http.Server) error {
 		err := srv.Shutdown(ctx)
 		if err != nil {

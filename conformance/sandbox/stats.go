@@ -3,6 +3,7 @@ package sandbox
 import (
 	"maps"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,6 +16,13 @@ type Stats struct {
 	// "/_sandbox/users/{id}"); requests no route matched count under
 	// "(unmatched)".
 	Requests map[string]int64 `json:"requests"`
+	// Methods counts requests under /api/v1/ by HTTP method: the API a
+	// connector calls, without the token endpoint and the control plane,
+	// so a read-only run shows no POST here.
+	Methods map[string]int64 `json:"methods"`
+	// Calls counts every request by "METHOD route pattern", for example
+	// "POST /api/v1/users"; unmatched ones as "METHOD (unmatched)".
+	Calls map[string]int64 `json:"calls"`
 	// TooManyRequests counts 429 answers, from the rate limiter and from
 	// injected storms.
 	TooManyRequests int64 `json:"too_many_requests"`
@@ -47,6 +55,8 @@ func (c FaultCounts) total() int64 {
 type statsRecorder struct {
 	mu        sync.Mutex
 	requests  map[string]int64
+	methods   map[string]int64
+	calls     map[string]int64
 	tooMany   int64
 	faults    FaultCounts
 	tokens    int64
@@ -74,10 +84,14 @@ func (r *statsRecorder) tokenRefreshed() {
 	r.mu.Unlock()
 }
 
-func (r *statsRecorder) request(route string, status int, windowed bool, now time.Time) {
+func (r *statsRecorder) request(method, path, route string, status int, windowed bool, now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.requests[route]++
+	r.calls[method+" "+route]++
+	if strings.HasPrefix(path, "/api/v1/") {
+		r.methods[method]++
+	}
 	if status == http.StatusTooManyRequests {
 		r.tooMany++
 	}
@@ -101,6 +115,8 @@ func (r *statsRecorder) snapshot() Stats {
 	defer r.mu.Unlock()
 	return Stats{
 		Requests:             maps.Clone(r.requests),
+		Methods:              maps.Clone(r.methods),
+		Calls:                maps.Clone(r.calls),
 		TooManyRequests:      r.tooMany,
 		FaultsInjected:       r.faults.total(),
 		Faults:               r.faults,
@@ -145,6 +161,6 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
 			route = rc.RoutePattern()
 		}
-		s.stats.request(route, sw.status, !isControlPlane(r.URL.Path), s.cfg.Clock())
+		s.stats.request(r.Method, r.URL.Path, route, sw.status, !isControlPlane(r.URL.Path), s.cfg.Clock())
 	})
 }

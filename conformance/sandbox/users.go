@@ -95,14 +95,6 @@ func parseID(id, prefix string, width, n int) (int, bool) {
 	return v - 1, true
 }
 
-func (d *dataset) userIndex(id string) (int, error) {
-	i, ok := parseID(id, "u-", 7, d.users)
-	if !ok {
-		return 0, &UserError{ID: id, Err: ErrUnknownUser}
-	}
-	return i, nil
-}
-
 // currentUser returns user i with its mutations; the caller holds s.mu.
 func (s *Server) currentUser(i int) User {
 	if u, ok := s.mutated[i]; ok {
@@ -114,11 +106,12 @@ func (s *Server) currentUser(i int) User {
 // User returns the user as the API would serve it now. A deleted user is
 // a *UserError wrapping ErrUserDeleted.
 func (s *Server) User(id string) (User, error) {
-	i, err := s.data.userIndex(id)
+	s.mu.RLock()
+	i, err := s.indexOf(id)
 	if err != nil {
+		s.mu.RUnlock()
 		return User{}, err
 	}
-	s.mu.RLock()
 	u := s.currentUser(i)
 	s.mu.RUnlock()
 	if u.DeletedAt != nil {
@@ -137,18 +130,22 @@ func (s *Server) handleGetUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request) {
-	n := s.data.users
+	// Created users extend the index space, so everything up to the
+	// page, n included, is read under the lock.
+	s.mu.RLock()
+	n := s.userCount()
 	q, err := parseListQuery(usersResource, r.URL.RawQuery, n)
 	if err != nil {
+		s.mu.RUnlock()
 		writeQueryError(w, err)
 		return
 	}
 	lo, hi := 0, n
 	if q.has(filterCreatedFrom) {
-		lo = firstCreatedAtOrAfter(n, s.data.userCreated, q.createdFrom)
+		lo = firstCreatedAtOrAfter(n, s.createdAt, q.createdFrom)
 	}
 	if q.has(filterCreatedTo) {
-		hi = firstCreatedAtOrAfter(n, s.data.userCreated, q.createdTo)
+		hi = firstCreatedAtOrAfter(n, s.createdAt, q.createdTo)
 	}
 	var next func(int) int
 	get := func(i int) (User, bool) {
@@ -159,7 +156,7 @@ func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request) {
 	}
 	if q.has(filterUpdatedSince) {
 		// Incremental listings include tombstones so deletions sync.
-		next = s.nextMutatedOr(updatedScanStart(n, s.data.userCreated, q.updatedSince))
+		next = s.nextMutatedOr(updatedScanStart(n, s.createdAt, q.updatedSince))
 		get = func(i int) (User, bool) {
 			if u, ok := s.mutated[i]; ok {
 				return u, u.UpdatedAt.Unix() > q.updatedSince
@@ -170,8 +167,7 @@ func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request) {
 			return s.data.user(i), true
 		}
 	}
-	s.mu.RLock()
 	page := collectPage(usersResource, q, max(q.start, lo), hi, next, get)
-	s.mu.RUnlock()
+	s.mu.RUnlock() // not held while a slow client reads the answer
 	writeJSON(w, http.StatusOK, page)
 }

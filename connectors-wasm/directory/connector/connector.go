@@ -17,9 +17,10 @@ import (
 // "http://127.0.0.1:8080" for a local sandbox.
 const ConfigBaseURL = "base_url"
 
-// New returns the directory connector's handlers. Webhook, execute and
-// verify are not supported; replay uses the SDK's default (re-run the
-// failed sync or backfill, which are idempotent).
+// New returns the directory connector's handlers. Replay uses the SDK's
+// default: re-run the failed export, which is safe because every handler
+// is idempotent (sync and backfill pages, webhook upserts, and actions
+// whose repeats change nothing more).
 func New() sdk.Connector {
 	return sdk.Connector{
 		Discover:  func(*sdk.Host) (protocol.DiscoverResponse, error) { return Discovery(), nil },
@@ -27,6 +28,9 @@ func New() sdk.Connector {
 		Sync:      syncPage,
 		Backfill:  backfillPage,
 		Health:    health,
+		Webhook:   webhook,
+		Execute:   execute,
+		Verify:    verify,
 	}
 }
 

@@ -14,8 +14,12 @@ const (
 
 // Scopes the tenant grants, object and edge type names.
 const (
-	ScopeUsers  = "users:read"
-	ScopeGroups = "groups:read"
+	ScopeUsers      = "users:read"
+	ScopeGroups     = "groups:read"
+	ScopeUsersWrite = "users:write"
+	// ScopeGroupsWrite is the scope of group membership changes.
+	ScopeGroupsWrite = "groups:write"
+	ScopeCompliance  = "compliance:read"
 
 	TypeUser     = "user"
 	TypeGroup    = "group"
@@ -72,10 +76,13 @@ func Discovery() protocol.DiscoverResponse {
 	return protocol.DiscoverResponse{
 		ID:      ID,
 		Version: Version,
-		Types:   []string{protocol.TypeIngestPull},
+		Types:   []string{protocol.TypeIngestPull, protocol.TypeIngestPush, protocol.TypeAction, protocol.TypeVerify},
 		Scopes: []protocol.Scope{
 			{Name: ScopeUsers, Reason: "Read directory users (identity, department, title, status, MFA enrolment, admin flag, last login) to keep an inventory of accounts."},
 			{Name: ScopeGroups, Reason: "Read directory groups and, with users:read, group memberships to know who has which access."},
+			{Name: ScopeUsersWrite, Reason: "Create users and deactivate them (actions create_user and deactivate_user), for joiner and leaver workflows an admin approves."},
+			{Name: ScopeGroupsWrite, Reason: "Add users to groups and remove them (actions grant_group and revoke_group), for access grants with an expiry."},
+			{Name: ScopeCompliance, Reason: "Read the tenant's MFA enforcement, admin sign-in activity and password policy (read-only) to evidence access controls."},
 		},
 		Streams: []protocol.Stream{
 			{Name: StreamUsers, ObjectTypes: []string{TypeUser}, Scopes: []string{ScopeUsers}, Backfill: true},
@@ -116,5 +123,7 @@ func Discovery() protocol.DiscoverResponse {
 			},
 		},
 		EdgeTypes: []protocol.EdgeType{{Name: EdgeMemberOf, From: TypeUser, To: TypeGroup}},
+		Actions:   actions(),
+		Checks:    checks(),
 	}
 }

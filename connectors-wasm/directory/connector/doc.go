@@ -39,4 +39,42 @@
 // anything is stored, hashed or receipted. This also keeps the host's
 // allow-list enforcement exercised by the example connector. PII classes:
 // email is contact data, id and name identify a person, the rest is none.
+//
+// # Webhooks
+//
+// The remote pushes {"id","type","occurred_at","data"} events. user.created,
+// user.updated and user.deleted carry the user record, which is emitted
+// as is (the tombstone of a deleted user included), with the record's
+// updated_at as the object's version: the host refuses an event older
+// than what it stored, so out-of-order delivery never regresses a user.
+// membership.added emits the member_of edge; membership.removed emits
+// nothing, since the ABI has no edge deletion, and the next memberships
+// snapshot drops the edge. Any other type fails with error type
+// "unsupported_event", a malformed event with "bad_event". The export
+// answers the event id, which the host de-duplicates by.
+//
+// # Actions
+//
+// create_user (users:write), grant_group (groups:write, inverse
+// revoke_group), revoke_group (destructive) and deactivate_user
+// (destructive, users:write). Each makes one write, sends the correlation
+// id as X-Correlation-Id, and answers the remote's change id in
+// remote_change_ids. Repeats are safe: a second grant or deactivation
+// changes nothing and answers the first change (already_member=true), a
+// revoke of a membership that is gone answers no change
+// (was_member=false). A dry run checks the parameters and that the user
+// exists, with GETs only. Parameters are checked against the same rules
+// as their JSON Schemas before anything is sent ("bad_input"); remote
+// refusals are typed "not_found", "conflict" or "bad_input", other
+// statuses by the SDK (unauthorized, rate_limited, remote_unavailable).
+//
+// # Checks
+//
+// Read-only, GET only: mfa_enforced (IAM-MFA: the tenant requires MFA),
+// no_stale_admins (IAM-ADMIN-ACTIVITY: no active admin without a sign-in
+// in max_age_days, default 90, judged against the remote's as_of so a
+// replay from the tape gives the same verdict) and password_policy
+// (IAM-PASSWORD: length ≥ 12, history ≥ 5, lockout after 1..10 failures).
+// Each answers pass or fail with its evidence; a remote that cannot be
+// read is an error of the export, never a pass.
 package connector

@@ -21,3 +21,21 @@ var (
 	// define (no account id, has_more without a cursor).
 	ErrBadRemote = errors.New("directory: unexpected answer from remote")
 )
+
+// Errors of webhook, execute and verify.
+var (
+	// ErrUnknownAction: execute named an action the connector does not have.
+	ErrUnknownAction = errors.New("directory: unknown action")
+	// ErrBadParams: an action's parameters break its schema.
+	ErrBadParams = errors.New("directory: bad action parameters")
+	// ErrRemoteRefused matches every *RemoteError: the remote refused a
+	// write (unknown user or group, email taken, bad request).
+	ErrRemoteRefused = errors.New("directory: remote refused the change")
+	// ErrUnknownCheck: verify named a check the connector does not have.
+	ErrUnknownCheck = errors.New("directory: unknown check")
+	// ErrUnsupportedEvent: a webhook event of a type the connector does
+	// not handle (error type "unsupported_event").
+	ErrUnsupportedEvent = errors.New("directory: unsupported webhook event")
+	// ErrBadEvent: a webhook body that is not the remote's event format.
+	ErrBadEvent = errors.New("directory: malformed webhook event")
+)
