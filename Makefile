@@ -38,6 +38,9 @@ demo: build wasm
 # Tools the tests run as subprocesses, installed in $(go env GOPATH)/bin.
 tools:
 	$(GO) install github.com/nsmithuk/local-kms@$(LOCAL_KMS_VERSION)
+	@command -v promtool >/dev/null 2>&1 || { \
+		echo "installing promtool (Debian package prometheus)"; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
 test:
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,9 +38,61 @@ type realEnv struct {
 
 func newRealEnv(t *testing.T) *realEnv {
 	t.Helper()
+	sb := sandbox.New(sandbox.Config{Users: 40})
+	base, err := sb.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sb.Close() })
+	logs := &syncBuffer{}
+	b := newRealBackends(t, slog.New(slog.NewTextHandler(logs, nil)))
+	srv, err := New(Config{
+		Store: b.DB, Engine: b.Engine, Logger: slog.New(slog.NewTextHandler(logs, nil)),
+		Registry: RegistryBackend(b.Registry, 0), Connections: ConnectionsBackend(b.Connections),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	env := &testEnv{db: b.DB, srv: srv, url: ts.URL, logs: logs, keys: makeKeys(t, b.DB)}
+	return &realEnv{testEnv: env, wasm: b.Wasm, manifest: b.Manifest, sandbox: base}
+}
+
+// realBackends are the domain services over one store in t.TempDir():
+// engine, registry, vault (local KMS key file) and connections manager,
+// with the example directory connector built as a partner builds it.
+// The route table test of package api_test wires them with the run
+// scheduler (internal/runs), which package api's own tests cannot import.
+type realBackends struct {
+	DB          *store.DB
+	Engine      *engine.Engine
+	Registry    *registry.Registry
+	Connections *connections.Manager
+	// Signer is the engine's receipt signer, for the services that sign
+	// their own receipts (actions, dead-letter replays).
+	Signer *receipt.Signer
+	// Wasm and Manifest are the directory connector's module and
+	// connector.json.
+	Wasm, Manifest []byte
+}
+
+// directoryBuild builds the directory connector once per test binary.
+var directoryBuild = sync.OnceValues(func() ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	wasmPath, err := wasmbuild.Build(ctx, "connectors-wasm", "./directory")
+	path, err := wasmbuild.Build(ctx, "connectors-wasm", "./directory")
+	if err != nil {
+		return nil, err
+	}
+	return os.ReadFile(path)
+})
+
+// newRealBackends builds the backends; logger (nil discards) receives
+// every backend's log lines, so a test can scan them for secrets.
+func newRealBackends(t *testing.T, logger *slog.Logger) *realBackends {
+	t.Helper()
+	wasm, err := directoryBuild()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,21 +100,10 @@ func newRealEnv(t *testing.T) *realEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wasm, err := os.ReadFile(wasmPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	mf, err := os.ReadFile(filepath.Join(root, "connectors-wasm", "directory", "connector.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb := sandbox.New(sandbox.Config{Users: 40})
-	base, err := sb.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sb.Close() })
-
 	db, err := store.Open(store.Options{Dir: t.TempDir(), ValueLogFileSize: 16 << 20, MemTableSize: 8 << 20})
 	if err != nil {
 		t.Fatal(err)
@@ -71,12 +113,17 @@ func newRealEnv(t *testing.T) *realEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := engine.New(engine.Config{Store: db, Signer: receipt.NewSigner(key), AllowPrivateNetworks: true})
+	// The repository's shared wazero cache: compiling the Go-built
+	// module takes seconds, and every package's tests compile the same one.
+	// Backoff waits are skipped: a test's remote fails on purpose.
+	signer := receipt.NewSigner(key)
+	eng, err := engine.New(engine.Config{Store: db, Signer: signer, AllowPrivateNetworks: true, Logger: logger,
+		CacheDir: filepath.Join(root, "build", "test-cache", "wazero"), Sleep: func(context.Context, time.Duration) error { return nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = eng.Close(context.Background()) })
-	reg, err := registry.New(registry.Config{Store: db, Engine: eng})
+	reg, err := registry.New(registry.Config{Store: db, Engine: eng, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,26 +131,15 @@ func newRealEnv(t *testing.T) *realEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vault, err := secrets.New(secrets.Config{Store: db, KMS: kmsKey})
+	vault, err := secrets.New(secrets.Config{Store: db, KMS: kmsKey, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
-	mgr, err := connections.New(connections.Config{Store: db, Engine: eng, Modules: reg, Secrets: vault})
+	mgr, err := connections.New(connections.Config{Store: db, Engine: eng, Modules: reg, Secrets: vault, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
-	srv, err := New(Config{
-		Store: db, Engine: eng, Logger: slog.New(slog.NewTextHandler(logs, nil)),
-		Registry: RegistryBackend(reg, 0), Connections: ConnectionsBackend(mgr),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	env := &testEnv{db: db, srv: srv, url: ts.URL, logs: logs, keys: makeKeys(t, db)}
-	return &realEnv{testEnv: env, wasm: wasm, manifest: mf, sandbox: base}
+	return &realBackends{DB: db, Engine: eng, Registry: reg, Connections: mgr, Signer: signer, Wasm: wasm, Manifest: mf}
 }
 
 // bundle packs a multipart bundle of module and manifest.

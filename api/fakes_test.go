@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"slices"
-	"sync"
 	"time"
 
 	"github.com/sluicehq/sluice/engine"
@@ -97,13 +95,9 @@ func (f fakeRegistry) Runbook(ctx context.Context, connector, version, name stri
 }
 
 // fakeConnections knows connection "crm" in every tenant. Connection
-// hands out a native module whose health() answers reachable, and
-// PutCredentials records what it is given, so tests can check that a
-// secret reached the backend, for the right tenant, and nothing else.
+// hands out a native module whose health() answers reachable.
 type fakeConnections struct {
 	module *engine.Module
-	mu     sync.Mutex
-	put    []string // "tenant/connection/name=value"
 }
 
 func fakeConnection(tenant string) store.Connection {
@@ -154,23 +148,8 @@ func (f *fakeConnections) Disable(ctx context.Context, t *store.Tenant, id strin
 	return c, err
 }
 
-func (f *fakeConnections) PutCredentials(ctx context.Context, t *store.Tenant, id string, creds map[string]string) (store.Connection, error) {
-	c, err := f.Get(ctx, t, id)
-	if err != nil {
-		return c, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for name, v := range creds {
-		f.put = append(f.put, t.ID()+"/"+id+"/"+name+"="+v)
-	}
-	return c, nil
-}
-
-func (f *fakeConnections) puts() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.put)
+func (f *fakeConnections) PutCredentials(ctx context.Context, t *store.Tenant, id string, _ map[string]string) (store.Connection, error) {
+	return f.Get(ctx, t, id)
 }
 
 func (f *fakeConnections) Connection(ctx context.Context, t *store.Tenant, id string) (engine.Connection, error) {

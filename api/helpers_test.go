@@ -37,13 +37,12 @@ const (
 var principals = []string{pAdmin, pPartnerOwn, pPartnerOther, pTenantOwn, pTenantOther, pReviewer, pNone, pRevoked}
 
 type testEnv struct {
-	db    *store.DB
-	srv   *Server
-	url   string
-	keys  map[string]string // principal → key ("" for pNone)
-	conns *fakeConnections
-	logs  *syncBuffer
-	seed  seeded
+	db   *store.DB
+	srv  *Server
+	url  string
+	keys map[string]string // principal → key ("" for pNone)
+	logs *syncBuffer
+	seed seeded
 }
 
 type envOptions struct {
@@ -71,8 +70,7 @@ func newEnv(t testing.TB, o envOptions) *testEnv {
 	if o.wired {
 		eng := newTestEngine(t, db)
 		mod := nativeDirectory(t, eng)
-		env.conns = &fakeConnections{module: mod}
-		cfg.Registry, cfg.Connections, cfg.Scheduler = fakeRegistry{}, env.conns, fakeScheduler{}
+		cfg.Registry, cfg.Connections, cfg.Scheduler = fakeRegistry{}, &fakeConnections{module: mod}, fakeScheduler{}
 		cfg.HostStats, cfg.Engine = fakeHostStats{}, eng
 	}
 	srv, err := New(cfg)

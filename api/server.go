@@ -13,8 +13,10 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sluicehq/sluice/engine"
+	"github.com/sluicehq/sluice/internal/telemetry"
 	"github.com/sluicehq/sluice/store"
 )
 
@@ -33,6 +35,21 @@ type Config struct {
 	// HostStats adds latency, rate-limit and DLQ figures to a
 	// connection's health; nil leaves them out.
 	HostStats HostStats
+	// Exports builds compliance export bundles (package export); nil
+	// makes GET …/exports answer 501.
+	Exports Exports
+	// SigningKeys is the receipt signing keyring (package keyring); nil
+	// makes /v1/signing-keys answer 501.
+	SigningKeys SigningKeys
+	// Webhooks serves webhook endpoints and the public intake
+	// /v1/hooks/{hook} (package webhooks).
+	Webhooks Webhooks
+	// Actions serves connector actions, approvals, the tenant's action
+	// policy, verify checks and control evidence (package actions).
+	Actions Actions
+	// DLQ serves the dead-letter queue: items, their tapes, replay and
+	// delete (package dlq).
+	DLQ DLQ
 	// Engine calls connectors' health(); nil makes the connection health
 	// route answer 501.
 	Engine *engine.Engine
@@ -62,6 +79,9 @@ type Config struct {
 	// HealthPolicy holds the thresholds of connection health statuses;
 	// the zero value uses its defaults.
 	HealthPolicy HealthPolicy
+	// TracerProvider makes one span per request (see api/trace.go); nil
+	// is the noop provider, and requests still get a correlation id.
+	TracerProvider trace.TracerProvider
 }
 
 // Server is the HTTP API. Its handler is safe for concurrent use.
@@ -71,6 +91,11 @@ type Server struct {
 	connections  Connections
 	scheduler    Scheduler
 	hostStats    HostStats
+	exports      Exports
+	signingKeys  SigningKeys
+	webhooks     Webhooks
+	actions      Actions
+	dlq          DLQ
 	engine       *engine.Engine
 	log          *slog.Logger
 	gatherer     prometheus.Gatherer
@@ -81,6 +106,7 @@ type Server struct {
 	rand         io.Reader
 	baseURL      string
 	healthPolicy HealthPolicy
+	tracer       trace.Tracer
 
 	routes   []route
 	handler  http.Handler
@@ -95,13 +121,16 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		db: cfg.Store, registry: cfg.Registry, connections: cfg.Connections,
-		scheduler: cfg.Scheduler, hostStats: cfg.HostStats,
+		scheduler: cfg.Scheduler, hostStats: cfg.HostStats, webhooks: cfg.Webhooks, actions: cfg.Actions,
 		engine: cfg.Engine, log: cfg.Logger, now: cfg.Now, rand: cfg.Rand, baseURL: strings.TrimSuffix(cfg.BaseURL, "/"), healthPolicy: cfg.HealthPolicy,
 		maxBody: cfg.MaxBodyBytes, maxBundle: cfg.MaxBundleBytes,
 	}
+	s.dlq = cfg.DLQ
+	s.exports, s.signingKeys = cfg.Exports, cfg.SigningKeys
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.tracer = telemetry.Tracer(cfg.TracerProvider, "api")
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -159,7 +188,7 @@ type route struct {
 // router builds the chi router from the route table.
 func (s *Server) router() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.observe, s.recoverer)
+	r.Use(s.traced, s.observe, s.recoverer)
 	r.NotFound(problemHandler(http.StatusNotFound, "no such route"))
 	r.MethodNotAllowed(problemHandler(http.StatusMethodNotAllowed, "the route does not take this method"))
 	for _, rt := range s.routes {

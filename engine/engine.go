@@ -10,8 +10,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tetratelabs/wazero"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sluicehq/sluice/hostfns"
+	"github.com/sluicehq/sluice/internal/telemetry"
 	"github.com/sluicehq/sluice/receipt"
 	"github.com/sluicehq/sluice/store"
 )
@@ -95,6 +97,14 @@ type Config struct {
 	// Sleep is used for backoff and Retry-After waits; nil means a real
 	// timer. Tests inject a recording sleeper.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// TracerProvider makes the spans of runs, Wasm calls, egress
+	// exchanges, page commits and receipt signing; nil is the noop
+	// provider (correlation ids are still trace ids; see engine/trace.go).
+	TracerProvider trace.TracerProvider
+	// MetricsTenantLabels is how many tenants get their own series in the
+	// per-tenant metering metric before the rest are summed as "_other";
+	// zero means 100, negative means none (every tenant is "_other").
+	MetricsTenantLabels int
 }
 
 // Engine loads modules and runs connectors. It is safe for concurrent use.
@@ -106,6 +116,7 @@ type Engine struct {
 	transport *http.Transport
 	limiters  *hostfns.Limiters
 	latency   latencies
+	tracer    trace.Tracer
 
 	mu       sync.Mutex
 	cache    wazero.CompilationCache
@@ -130,7 +141,14 @@ func New(cfg Config) (*Engine, error) {
 		cfg.Now = time.Now
 	}
 	limits := cfg.Limits.withDefaults()
-	m, err := newMetrics(cfg.Registerer)
+	tenantLabels := cfg.MetricsTenantLabels
+	switch {
+	case tenantLabels == 0:
+		tenantLabels = 100
+	case tenantLabels < 0:
+		tenantLabels = 0
+	}
+	m, err := newMetrics(cfg.Registerer, newObservability(tenantLabels, cfg.Now))
 	if err != nil {
 		return nil, err
 	}
@@ -144,6 +162,7 @@ func New(cfg Config) (*Engine, error) {
 		compiled:  map[string]*compiledEntry{},
 	}
 	e.pool = newPool(limits.PoolSize, limits.RecycleAfter, m)
+	e.tracer = telemetry.Tracer(cfg.TracerProvider, "engine")
 	return e, nil
 }
 

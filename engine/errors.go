@@ -87,3 +87,39 @@ func (e *RunError) Error() string {
 
 // Unwrap returns ErrRunFailed and the cause.
 func (e *RunError) Unwrap() []error { return []error{ErrRunFailed, e.Err} }
+
+// ErrNotDeclared is wrapped by *DeclarationError.
+var ErrNotDeclared = errors.New("not declared by the connector's manifest")
+
+// DeclarationError is an action or check the manifest does not declare;
+// the host calls execute and verify only for declared ones.
+type DeclarationError struct {
+	Kind      string // "action" or "check"
+	Name      string
+	Connector string
+}
+
+func (e *DeclarationError) Error() string {
+	return fmt.Sprintf("%s %q is not declared by %s", e.Kind, e.Name, e.Connector)
+}
+
+// Unwrap returns ErrNotDeclared.
+func (e *DeclarationError) Unwrap() error { return ErrNotDeclared }
+
+// ErrScopeNotGranted is wrapped by *ScopeError.
+var ErrScopeNotGranted = errors.New("scope not granted to the connection")
+
+// ScopeError is an action or check that needs scopes the connection was
+// not granted (least privilege).
+type ScopeError struct {
+	Kind    string // "action" or "check"
+	Name    string
+	Missing []string
+}
+
+func (e *ScopeError) Error() string {
+	return fmt.Sprintf("%s %q needs scopes %v, not granted to the connection", e.Kind, e.Name, e.Missing)
+}
+
+// Unwrap returns ErrScopeNotGranted.
+func (e *ScopeError) Unwrap() error { return ErrScopeNotGranted }

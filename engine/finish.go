@@ -92,7 +92,7 @@ func (r *runner) finish(ctx context.Context, cause error) (*Result, error) {
 	if err := t.PutRun(ctx, r.run); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
-	res := &Result{Run: r.run, Envelope: env, Tape: r.tape}
+	res := &Result{Run: r.run, Envelope: env, Tape: r.tape, DLQItem: r.dlqItem}
 	if r.stats != nil {
 		res.RateLimited = r.stats.RateLimited.Load()
 		r.e.metrics.rateLimited.Add(float64(res.RateLimited))

@@ -103,11 +103,14 @@ func (g *wasmGuest) newInstance(ctx context.Context) (*instance, error) {
 
 func (g *wasmGuest) acquire(ctx context.Context, tenant string, start time.Time, seed [32]byte, fresh bool) (session, error) {
 	key := poolKey{tenant: tenant, digest: g.digest}
+	began, result := time.Now(), "hit"
+	defer func() { g.e.metrics.acquire.WithLabelValues(result).Observe(time.Since(began).Seconds()) }()
 	var inst *instance
 	if !fresh {
 		inst = g.e.pool.get(key)
 	}
 	if inst == nil {
+		result = "miss"
 		var err error
 		if inst, err = g.newInstance(ctx); err != nil {
 			return nil, err
@@ -134,7 +137,9 @@ func (s *wasmSession) release(ctx context.Context) {
 	s.g.e.pool.put(ctx, s.key, s.inst)
 }
 
-func (s *wasmSession) call(ctx context.Context, hc *hostfns.Call, export string, input []byte) ([]byte, error) {
+func (s *wasmSession) call(ctx context.Context, hc *hostfns.Call, export string, input []byte) (_ []byte, err error) {
+	ctx, span := s.g.e.startCall(ctx, s.key.tenant, s.g.digest, export)
+	defer func() { endCall(span, err) }()
 	inst := s.inst
 	if inst.broken {
 		return nil, &CallError{Export: export, Kind: ErrTrap, Detail: "instance was stopped by an earlier failure"}

@@ -15,10 +15,13 @@ type metrics struct {
 	instances   prometheus.Counter
 	rateLimited prometheus.Counter
 	poolIdle    prometheus.Gauge
+	deadLetters *prometheus.CounterVec
+	*observability
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, o *observability) (*metrics, error) {
 	m := &metrics{
+		observability: o,
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_runs_total", Help: "Finished runs by kind and result.",
 		}, []string{"kind", "result"}),
@@ -38,11 +41,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		poolIdle: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "sluice_wasm_pool_idle_instances", Help: "Idle pooled Wasm instances.",
 		}),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_dlq_dead_letters_total", Help: "Failed export calls written to the dead-letter queue, by kind.",
+		}, []string{"kind"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.runs, m.records, m.callSeconds, m.instances, m.rateLimited, m.poolIdle} {
+	for _, c := range append([]prometheus.Collector{m.runs, m.records, m.callSeconds, m.instances, m.rateLimited, m.poolIdle, m.deadLetters}, o.collectors()...) {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {

@@ -61,7 +61,7 @@ type RunOptions struct {
 	// PageSize is asked of the connector (default 500).
 	PageSize int
 	// CorrelationID links the run to the request that caused it; empty
-	// means the run id.
+	// means the trace id of the run's span (see engine/trace.go).
 	CorrelationID string
 	// Record keeps a tape of the run (stored under the run id and
 	// returned in the Result).
@@ -81,13 +81,16 @@ type Result struct {
 	// RateLimited counts the 429 answers the host absorbed for the run
 	// (waiting out Retry-After) before the connector saw a response.
 	RateLimited int64
+	// DLQItem is the dead-letter item the run's failing page became (see
+	// deadLetter), empty if none.
+	DLQItem string
 }
 
 // Sync runs the connector's sync export over every permitted stream,
 // page by page, resuming an interrupted run of the same connection if
 // there is one.
 func (e *Engine) Sync(ctx context.Context, c Connection, o RunOptions) (*Result, error) {
-	return e.run(ctx, c, KindSync, nil, o)
+	return e.tracedRun(ctx, c, KindSync, nil, o)
 }
 
 // Backfill runs the connector's backfill export over the streams that
@@ -100,7 +103,7 @@ func (e *Engine) Backfill(ctx context.Context, c Connection, r protocol.Range, o
 		return nil, fmt.Errorf("engine: backfill range: from and to must be RFC 3339 with from < to, got %q..%q", r.From, r.To)
 	}
 	o.Full = false
-	return e.run(ctx, c, KindBackfill, &r, o)
+	return e.tracedRun(ctx, c, KindBackfill, &r, o)
 }
 
 func (e *Engine) run(ctx context.Context, c Connection, kind string, rng *protocol.Range, o RunOptions) (*Result, error) {
@@ -166,6 +169,8 @@ type runner struct {
 	tape     *tape.Tape
 	errs     map[string]*store.RunError
 	metered  struct{ calls, bytes int64 } // remote calls and bytes already metered
+	calls    int                          // export calls made, for each call's seed
+	dlqItem  string                       // the dead-letter item of the failing page
 }
 
 // begin resumes the connection's interrupted run of this kind, or starts
@@ -214,6 +219,13 @@ func (r *runner) begin(ctx context.Context, rng *protocol.Range) error {
 	default:
 		return fmt.Errorf("engine: %w", err)
 	}
+	return r.prepare(ctx)
+}
+
+// prepare readies a begun run's in-memory state: cursors, error counts,
+// logger and the payload digester.
+func (r *runner) prepare(ctx context.Context) error {
+	t := r.c.Tenant
 	if r.run.Cursors == nil {
 		r.run.Cursors = map[string]string{}
 	}
@@ -238,12 +250,8 @@ func (r *runner) begin(ctx context.Context, rng *protocol.Range) error {
 }
 
 // execute drives every stream to completion, then finishes the run.
+// Each page takes a pooled instance for its one call (see invoke).
 func (r *runner) execute(ctx context.Context) (*Result, error) {
-	sess, err := r.c.Module.guest.acquire(ctx, r.c.Tenant.ID(), r.run.StartedAt, runSeed(r.run.ID), false)
-	if err != nil {
-		return r.fail(ctx, err)
-	}
-	defer sess.release(context.WithoutCancel(ctx))
 	if !r.resumed {
 		r.meter(ctx, 0, 0, true)
 	}
@@ -252,10 +260,10 @@ func (r *runner) execute(ctx context.Context) (*Result, error) {
 		seed := runSeed(r.run.ID)
 		r.tape = &tape.Tape{Version: tape.FormatVersion, RunID: r.run.ID, Connector: m.ID,
 			ConnectorVersion: m.Version, ModuleDigest: r.c.Module.Digest,
-			Clock: r.run.StartedAt, Seed: fmt.Sprintf("%x", seed)}
+			Clock: r.run.StartedAt, Seed: fmt.Sprintf("%x", seed), Manifest: r.manifestJSON()}
 	}
 	for _, s := range r.streams {
-		if err := r.stream(ctx, sess, s); err != nil {
+		if err := r.stream(ctx, s); err != nil {
 			return r.fail(ctx, err)
 		}
 	}
@@ -264,7 +272,7 @@ func (r *runner) execute(ctx context.Context) (*Result, error) {
 
 // stream pages through one stream, committing each page with the cursor
 // that follows it.
-func (r *runner) stream(ctx context.Context, sess session, s protocol.Stream) error {
+func (r *runner) stream(ctx context.Context, s protocol.Stream) error {
 	t := r.c.Tenant
 	cursor := ""
 	ck, err := t.Checkpoint(ctx, r.c.ID, r.kind, s.Name)
@@ -286,7 +294,7 @@ func (r *runner) stream(ctx context.Context, sess session, s protocol.Stream) er
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		next, more, err := r.page(ctx, sess, s, cursor)
+		next, more, err := r.page(ctx, s, cursor)
 		if err != nil {
 			return err
 		}

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/sluicehq/sluice/guest-sdk/protocol"
 	"github.com/sluicehq/sluice/tape"
 )
@@ -98,6 +100,10 @@ type HTTPConfig struct {
 	Stats *NetStats
 	// Correlation is sent as X-Correlation-Id when set.
 	Correlation string
+	// TracerProvider makes one span per exchange and the traceparent
+	// sent to the remote; nil means the provider of the span in the
+	// call's context (noop when there is none).
+	TracerProvider trace.TracerProvider
 }
 
 // HTTP is the egress door (sluice_http). It is safe for concurrent use.
@@ -153,6 +159,7 @@ func NewHTTP(cfg HTTPConfig) *HTTP {
 // ErrorType when the host refused or failed it.
 func (h *HTTP) Do(ctx context.Context, req protocol.HTTPRequest) protocol.HTTPResponse {
 	h.stats.Requests.Add(1)
+	ctx, span := h.startExchange(ctx, req.Method)
 	o, d := h.checkPolicy(&req)
 	if d == nil {
 		d = h.injectCredentials(ctx, o, req.Auth)
@@ -170,6 +177,7 @@ func (h *HTTP) Do(ctx context.Context, req protocol.HTTPRequest) protocol.HTTPRe
 	if h.cfg.Recorder != nil {
 		h.cfg.Recorder(tape.Exchange{Request: rec, Response: resp})
 	}
+	endExchange(span, o, resp)
 	return resp
 }
 
@@ -270,6 +278,7 @@ func (h *HTTP) attempt(ctx context.Context, o *outbound) attemptResult {
 	if h.cfg.Correlation != "" {
 		hreq.Header.Set("X-Correlation-Id", h.cfg.Correlation)
 	}
+	injectTraceparent(ctx, hreq.Header)
 	start := time.Now()
 	resp, err := h.cfg.Transport.RoundTrip(hreq)
 	if err != nil {

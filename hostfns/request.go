@@ -134,12 +134,13 @@ func (h *HTTP) checkPolicy(req *protocol.HTTPRequest) (*outbound, *denial) {
 
 // Headers a guest may not set: hop-by-hop headers (RFC 9110 §7.6.1), the
 // target (Host), framing the host computes, credentials (only the host
-// injects them) and the correlation id (the host's).
+// injects them) and the correlation id and trace context (the host's).
 func strippedHeader(canonical string) bool {
 	switch canonical {
 	case "Host", "Authorization", "Proxy-Authorization", "Proxy-Authenticate",
 		"Connection", "Proxy-Connection", "Keep-Alive", "Te", "Trailer",
-		"Transfer-Encoding", "Upgrade", "Content-Length", "Expect", "X-Correlation-Id":
+		"Transfer-Encoding", "Upgrade", "Content-Length", "Expect", "X-Correlation-Id",
+		"Traceparent", "Tracestate":
 		return true
 	}
 	return false

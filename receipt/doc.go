@@ -36,6 +36,14 @@
 // reader can still recompute the object digest
 // ([ObjectDigestFromFieldDigests]) and check it against the signed root.
 //
+// # Selective disclosure
+//
+// A [Disclosure] is an object with each field either revealed
+// ({digest, salt, value}) or redacted ({digest}); [Disclosure.Redact]
+// turns one into the other, and [VerifyDisclosure] checks every revealed
+// value against its digest, rebuilds the object digest from the field
+// digests and checks its inclusion proof against a signed root.
+//
 // # Payload manifest
 //
 // The object digests of a run, in ascending entity id order, are the

@@ -112,3 +112,36 @@ func (e *OrderError) Error() string {
 
 // Is reports whether target is ErrOutOfOrder.
 func (e *OrderError) Is(target error) bool { return target == ErrOutOfOrder }
+
+// ErrBadDisclosure: a disclosed object does not check out: a revealed
+// value does not match its digest, a digest or salt is malformed, or its
+// object digest is not in the signed payload tree.
+var ErrBadDisclosure = errors.New("receipt: disclosure does not verify")
+
+// DisclosureError names the object, and the field if one is to blame, of
+// a disclosure that does not verify. It matches ErrBadDisclosure, and
+// ErrBadProof when the inclusion proof failed.
+type DisclosureError struct {
+	EntityID string
+	Field    string // empty when the object as a whole fails
+	Reason   string
+	Err      error // the cause, if any
+}
+
+func (e *DisclosureError) Error() string {
+	msg := fmt.Sprintf("receipt: object %s", e.EntityID)
+	if e.Field != "" {
+		msg += fmt.Sprintf(" field %s", clip(e.Field))
+	}
+	msg += ": " + e.Reason
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Is reports whether target is ErrBadDisclosure.
+func (e *DisclosureError) Is(target error) bool { return target == ErrBadDisclosure }
+
+// Unwrap returns the cause.
+func (e *DisclosureError) Unwrap() error { return e.Err }

@@ -43,6 +43,15 @@ type Signer struct {
 	env  *dsse.EnvelopeSigner
 	self KeySet // the signer's own public key, to check each envelope
 	err  error  // why the key is unusable, reported by every Sign
+	// follow, if set, picks the Signer each call uses (NewFollowingSigner).
+	follow func() (*Signer, error)
+}
+
+// NewFollowingSigner returns a Signer that asks current for the Signer
+// of each call, so whoever holds it signs with the active key of a
+// keyring after a rotation without being rebuilt (see package keyring).
+func NewFollowingSigner(current func() (*Signer, error)) *Signer {
+	return &Signer{follow: current}
 }
 
 // NewSigner returns a Signer for k. An unusable key (wrong length, or an
@@ -66,7 +75,15 @@ func NewSigner(k Key) *Signer {
 }
 
 // KeyID returns the id of the signing key.
-func (s *Signer) KeyID() string { return s.key.ID }
+func (s *Signer) KeyID() string {
+	if s.follow != nil {
+		if cur, err := s.follow(); err == nil && cur != nil {
+			return cur.KeyID()
+		}
+		return ""
+	}
+	return s.key.ID
+}
 
 // SignIngest signs an ingest receipt whose subject is the payload
 // manifest of p ("payload-manifest/{run id}", sha256 = p.Payload.Root),
@@ -84,7 +101,16 @@ func (s *Signer) SignIngest(ctx context.Context, p Ingest) ([]byte, error) {
 // RFC 8785 canonical JSON, signs it as a DSSE envelope and returns the
 // envelope JSON. Before returning, the envelope is verified with the
 // signer's public key, so what leaves is what verifies.
-func (s *Signer) Sign(ctx context.Context, predicateType string, subject []Subject, predicate any) ([]byte, error) {
+func (s *Signer) Sign(ctx context.Context, predicateType string, subject []Subject, predicate any) (_ []byte, err error) {
+	if s.follow != nil {
+		cur, err := s.follow()
+		if err != nil {
+			return nil, fmt.Errorf("receipt: signing key: %w", err)
+		}
+		return cur.Sign(ctx, predicateType, subject, predicate)
+	}
+	ctx, span := s.startSign(ctx, predicateType)
+	defer func() { endSign(span, err) }()
 	if s.err != nil {
 		return nil, s.err
 	}

@@ -5,6 +5,8 @@ import (
 	"time"
 	"unicode"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/sluicehq/sluice/guest-sdk/protocol"
 )
 
@@ -34,9 +36,14 @@ type Job struct {
 	Full bool
 	// Range bounds a backfill (required) and must be nil for a sync.
 	Range *protocol.Range
-	// CorrelationID links the run to the request that caused it; empty
-	// for a periodic sync.
+	// CorrelationID links the run to the request that caused it: the
+	// request's trace id. A periodic sync gets a new trace id, so its run
+	// starts its own trace under that id.
 	CorrelationID string
+	// Trace is the span of the request that queued the job (zero for a
+	// periodic sync); the run's span continues it, from another
+	// goroutine and after the request has been answered.
+	Trace trace.SpanContext
 	// RunID is assigned by Submit (a UUIDv7) when empty. A job submitted
 	// again after a restart keeps the id Pending reported, so the API
 	// answers for it under the same id; it must then be 1-128 characters

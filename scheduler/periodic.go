@@ -4,6 +4,8 @@ import (
 	"container/heap"
 	"context"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/telemetry"
 )
 
 // schedule is one connection's periodic sync.
@@ -146,7 +148,8 @@ func (s *Scheduler) fireDue() {
 	defer s.mu.Unlock()
 	for len(s.scheds) > 0 && !s.scheds[0].next.After(now) {
 		sc := s.scheds[0]
-		if _, err := s.submitLocked(Job{Tenant: sc.key.tenant, Connection: sc.key.connection, Kind: KindSync}); err != nil {
+		j := Job{Tenant: sc.key.tenant, Connection: sc.key.connection, Kind: KindSync, CorrelationID: telemetry.NewTraceID().String()}
+		if _, err := s.submitLocked(j); err != nil {
 			s.m.rejected(sourceSchedule, err)
 		}
 		missed := now.Sub(sc.next) / sc.every

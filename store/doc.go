@@ -48,10 +48,32 @@
 //	sw/{run}/{entity}                 sweep journal, empty; lives only while FinishSnapshot runs.
 //	rc/{receipt}                      Receipt, JSON (Envelope base64).
 //	tp/{run}                          tape, raw bytes (package tape's format).
+//	wh/{conn}                         WebhookEndpoint, JSON: hook id and sealed signing secrets
+//	                                  (store/webhooks.go).
+//	wi/{event}                        webhook inbox: an accepted, unprocessed delivery, JSON; {event} a UUIDv7.
+//	wd/{conn}/{sha256(webhook-id)}    delivery de-dup key with a Badger TTL; value the inbox event id.
+//	we/{conn}/{sha256(event id)}      processed-event de-dup key with a Badger TTL; value the inbox event id.
 //	s/{conn}/{name}                   sealed secret, raw bytes (sealed by the caller).
 //	k/{name}                          tenant key material, raw bytes.
 //	cn/{conn}                         Connection, JSON (store/connections.go).
 //	u/{day}/{connector}               usage (metering) of a day, JSON (store/usage.go).
+//	dq/{item}                         DLQItem, JSON (store/dlq.go); item ids are UUIDv7, so id order is
+//	                                  arrival order.
+//	dqc/{conn}/{item}                 DLQ index per connection, empty; DLQItems and DLQDepth read keys only.
+//	dqt/{item}                        the DLQ item's tape, raw bytes (package tape's format); written and
+//	                                  deleted in the item's transaction.
+//	dqr/{item}                        DLQRemoval, JSON: who removed the item, why (deleted|replayed), and
+//	                                  the replay receipt; written in the transaction that removes it.
+//	ar/{run}                          ActionRun, JSON (store/actions.go); approvals live in the record.
+//	arc/{conn}/{run}                  action runs of a connection, empty; run ids are UUIDv7 (creation order).
+//	aik/{conn}/{sha256(key)}          Idempotency-Key → IdempotencyEntry JSON (run, request digest), Badger
+//	                                  TTL IdempotencyTTL.
+//	ad/{nanos}/{run}                  action due index: value "inverse" (revoke an expired grant) or
+//	                                  "expire" (a pending approval times out), as a JSON string.
+//	ap/policy                         ActionPolicy, JSON: required approvers, denied actions.
+//	ev/{conn}/{control}/{nanos}/{id}  Evidence of a verify check, JSON (store/evidence.go); {nanos} StartedAt.
+//	cks/{conn}/{check}                CheckSchedule, JSON.
+//	ckd/{nanos}/{conn}/{check}        check schedule due index ({nanos} NextAt), empty.
 //
 // Platform records belong to no tenant and live under p/, reachable only
 // through [DB.Platform]; each file documents its records:
@@ -61,6 +83,9 @@
 //	p/ak/{id}, p/akb                  API keys by hash, bootstrap lock (store/apikeys.go)
 //	p/conn/acct/{connector}/{hash}    remote account → tenant binding (store/connections.go)
 //	p/conn/oauth/{hash}               pending OAuth2 flows, single use, with a TTL
+//	p/hook/{hook}                     webhook hook id → tenant and connection (store/webhooks.go)
+//	p/sk/k/{key id}, p/sk/active      receipt signing keyring: public keys, KMS-wrapped private keys,
+//	                                  the active key id (store/signingkeys.go)
 //
 // testdata/golden/{kind}.txt pins the exact keys and values of every
 // kind; run the tests with -update after an intended format change.

@@ -80,3 +80,8 @@ func wrapTxn(op string, err error) error {
 func notFound(what, id string) error {
 	return fmt.Errorf("store: %s %q: %w", what, id, ErrNotFound)
 }
+
+// ErrDuplicateEvent: every event id of a webhook processing
+// (Page.Webhook) was already processed within its TTL; CommitPage wrote
+// nothing. The caller drops the inbox event (DeleteInboxEvent).
+var ErrDuplicateEvent = errors.New("store: webhook events already processed")

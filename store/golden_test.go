@@ -19,6 +19,8 @@ var update = flag.Bool("update", false, "rewrite testdata/golden from the curren
 var allKinds = []string{
 	kObject, kTypeIndex, kMember, kEdge, kLineage, kCheckpoint, kRun, kRunTime, kRunConn,
 	kRunActive, kManifest, kStaged, kSweep, kReceipt, kTape, kSecret, kKey,
+	kDLQItem, kDLQConn, kDLQTape, kDLQRemoval,
+	kActionRun, kActionRunConn, kActionIdem, kActionDue, kActionPolicy, kEvidence, kCheckSched, kCheckDue,
 }
 
 // writeGoldenScenario writes a fixed set of records covering every kind.
@@ -68,6 +70,8 @@ func writeGoldenScenario(t *testing.T, db *DB) {
 	mustNil(t, tn.PutTape(ctx, "r1", []byte(`{"version":1,"run_id":"r1"}`)))
 	mustNil(t, tn.PutSecret(ctx, "c1", "default", []byte{0x00, 0x01, 0xfe, 's', 'e', 'a', 'l'}))
 	mustNil(t, tn.PutKey(ctx, "salt", []byte("k-32-bytes-of-key-material-here!")))
+	writeDLQGolden(t, tn)
+	writeActionsGolden(t, tn)
 }
 
 func TestGolden(t *testing.T) {

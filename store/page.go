@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -33,6 +34,9 @@ type Page struct {
 	// Checkpoint is the stream cursor after this page; a zero Checkpoint
 	// (empty Stream) writes none.
 	Checkpoint Checkpoint
+	// Webhook, if set, finishes the processing of one webhook inbox
+	// event in the same transaction (see WebhookCommit).
+	Webhook *WebhookCommit
 }
 
 // Outcome is what CommitPage did with one object.
@@ -43,6 +47,10 @@ const (
 	OutcomeCreated Outcome = iota + 1 // new to this connection
 	OutcomeUpdated                    // digest differed from the stored one
 	OutcomeSkipped                    // same digest: only marked seen by the run
+	// OutcomeStale: the object's UpdatedAt is older than the stored
+	// one's (an older webhook event arriving after a newer one). It is
+	// not written, only marked seen, and counted as skipped too.
+	OutcomeStale
 )
 
 func (o Outcome) String() string {
@@ -53,6 +61,8 @@ func (o Outcome) String() string {
 		return "updated"
 	case OutcomeSkipped:
 		return "skipped"
+	case OutcomeStale:
+		return "stale"
 	}
 	return "Outcome(" + strconv.Itoa(int(o)) + ")"
 }
@@ -60,7 +70,10 @@ func (o Outcome) String() string {
 // PageResult counts the outcomes of a page.
 type PageResult struct {
 	Created, Updated, Skipped int
-	Outcomes                  []Outcome // one per Page.Objects, same order
+	// Stale counts the objects refused for being older than the stored
+	// version (also counted in Skipped).
+	Stale    int
+	Outcomes []Outcome // one per Page.Objects, same order
 }
 
 // CommitPage writes a page in one Badger transaction: a crash leaves
@@ -87,11 +100,21 @@ func (t *Tenant) CommitPage(ctx context.Context, p Page) (PageResult, error) {
 	if err := t.validatePage(&p); err != nil {
 		return PageResult{}, err
 	}
+	if p.Webhook != nil {
+		if err := p.Webhook.validate(); err != nil {
+			return PageResult{}, err
+		}
+	}
 	res := PageResult{Outcomes: make([]Outcome, len(p.Objects))}
 	err := t.db.update("commit page", func(txn *badger.Txn) error {
 		w := pageWriter{t: t, txn: txn, conn: p.Connection, run: p.Run.ID}
 		w.enc = json.NewEncoder(&w.a)
 		w.enc.SetEscapeHTML(false)
+		if p.Webhook != nil {
+			if err := w.webhookCommitTxn(p.Webhook); err != nil {
+				return err
+			}
+		}
 		for i := range p.Objects {
 			out, err := w.object(p.Objects[i])
 			if err != nil {
@@ -131,6 +154,9 @@ func (t *Tenant) CommitPage(ctx context.Context, p Page) (PageResult, error) {
 		r.Counts.Skipped += int64(res.Skipped)
 		return t.putRunTxn(txn, r)
 	})
+	if errors.Is(err, ErrDuplicateEvent) {
+		return PageResult{}, err
+	}
 	if errors.Is(err, badger.ErrTxnTooBig) {
 		return PageResult{}, &PageTooLargeError{
 			Objects: len(p.Objects), Edges: len(p.Edges), Lineage: len(p.Lineage),
@@ -152,6 +178,9 @@ func (r *PageResult) tally() {
 			r.Updated++
 		case OutcomeSkipped:
 			r.Skipped++
+		case OutcomeStale:
+			r.Skipped++
+			r.Stale++
 		}
 	}
 }
@@ -208,6 +237,7 @@ func (w *pageWriter) object(o Object) (Outcome, error) {
 	o.normalize()
 	idx := w.a.key(p, kTypeIndex, w.conn, o.Type, o.EntityID)
 	out := OutcomeCreated
+	var storedDigest string
 	item, err := w.txn.Get(idx)
 	switch {
 	case err == nil:
@@ -215,6 +245,8 @@ func (w *pageWriter) object(o Object) (Outcome, error) {
 		if err := item.Value(func(v []byte) error {
 			if sameDigest(v, o.Digest) {
 				out = OutcomeSkipped
+			} else {
+				storedDigest = indexDigest(v)
 			}
 			return nil
 		}); err != nil {
@@ -223,13 +255,24 @@ func (w *pageWriter) object(o Object) (Outcome, error) {
 	case !errors.Is(err, badger.ErrKeyNotFound):
 		return 0, err
 	}
-	if out == OutcomeSkipped {
+	if out == OutcomeUpdated && o.UpdatedAt != "" && storedDigest != "" {
+		stale, err := w.olderThanStored(o)
+		if err != nil {
+			return 0, err
+		}
+		if stale {
+			// Never regress: keep the stored version, mark it seen by
+			// this run, and put the stored digest in the run's manifest.
+			out, o.Digest = OutcomeStale, storedDigest
+		}
+	}
+	if out == OutcomeSkipped || out == OutcomeStale {
 		if w.unchanged == nil {
 			w.unchanged = map[string]struct{}{}
 		}
 		w.unchanged[o.EntityID] = struct{}{}
 	}
-	if out != OutcomeSkipped {
+	if out == OutcomeCreated || out == OutcomeUpdated {
 		if err := w.setObject(w.a.key(p, kObject, o.EntityID), &o); err != nil {
 			return 0, err
 		}
@@ -362,4 +405,50 @@ func sourceHash(objectType, sourceID string) [16]byte {
 	var out [16]byte
 	hex.Encode(out[:], sum[:8])
 	return out
+}
+
+// indexDigest returns the digest recorded in an index value ("" if the
+// value is not in the hand-written layout).
+func indexDigest(v []byte) string {
+	if !bytes.HasPrefix(v, []byte(indexDigestPrefix)) {
+		return ""
+	}
+	v = v[len(indexDigestPrefix):]
+	i := bytes.Index(v, []byte(indexRunInfix))
+	if i <= 0 {
+		return ""
+	}
+	return string(v[:i])
+}
+
+// olderThanStored reports whether o's UpdatedAt is before the stored
+// object's: the host's rule that an older event never regresses an
+// object. Only an object whose digest changed and that carries
+// updated_at pays for the extra read. Unparseable times never refuse.
+func (w *pageWriter) olderThanStored(o Object) (bool, error) {
+	in, err := time.Parse(time.RFC3339Nano, o.UpdatedAt)
+	if err != nil {
+		return false, nil
+	}
+	item, err := w.txn.Get(w.a.key(w.t.prefix, kObject, o.EntityID))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var stored struct {
+		UpdatedAt string `json:"updated_at"`
+	}
+	if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &stored) }); err != nil {
+		return false, nil
+	}
+	if stored.UpdatedAt == "" {
+		return false, nil
+	}
+	st, err := time.Parse(time.RFC3339Nano, stored.UpdatedAt)
+	if err != nil {
+		return false, nil
+	}
+	return in.Before(st), nil
 }

@@ -24,14 +24,26 @@ type Tape struct {
 	// random seed; both are replayed as recorded.
 	Clock time.Time `json:"clock"`
 	Seed  string    `json:"seed"`
-	Calls []Call    `json:"calls"`
+	// Manifest is the connector.json the run was under, so a reviewer
+	// replays with nothing but the tape and the module: the manifest
+	// decides which requests the host refuses and which records it
+	// accepts, and the module sees those answers. Optional.
+	Manifest json.RawMessage `json:"manifest,omitempty"`
+	Calls    []Call          `json:"calls"`
 }
 
 // Call is one invocation of an export.
 type Call struct {
-	Export    string          `json:"export"`
-	Input     json.RawMessage `json:"input"`
-	Exchanges []Exchange      `json:"exchanges,omitempty"`
+	Export string          `json:"export"`
+	Input  json.RawMessage `json:"input"`
+	// Clock and Seed, when set, are the virtual clock start and hex random
+	// seed this call began with: the engine resets both before every
+	// page, so one call replays alone (a dead-letter item's tape holds
+	// just its failing call). Unset, the call continues the clock and
+	// random stream of the call before it, from the tape's.
+	Clock     time.Time  `json:"clock,omitzero"`
+	Seed      string     `json:"seed,omitempty"`
+	Exchanges []Exchange `json:"exchanges,omitempty"`
 	// Emits holds the SHA-256 (hex) of each sluice_emit batch as the
 	// module sent it, in order.
 	Emits []string `json:"emits,omitempty"`

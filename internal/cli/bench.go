@@ -56,5 +56,6 @@ func newBenchCmd() *cobra.Command {
 	ingest.Flags().BoolVar(&jsonOut, "json", false, "print one JSON object")
 	ingest.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole benchmark to this file")
 	c.AddCommand(ingest)
+	c.AddCommand(newBenchWebhooksCmd(), newBenchWebhooksLoadCmd())
 	return c
 }

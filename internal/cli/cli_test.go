@@ -3,7 +3,9 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,19 +103,20 @@ func TestReceiptsVerifyFailsOnAnotherKey(t *testing.T) {
 	if code, _, errOut := run(t, f.syncArgs("--full")...); code != 0 {
 		t.Fatalf("sync: %s", errOut)
 	}
-	// Replace the data folder's key: the stored receipt no longer verifies.
+	// Trust only another key: the stored receipt no longer verifies.
 	key, err := receipt.GenerateKey(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pem, err := receipt.MarshalKey(key)
+	der, err := x509.MarshalPKIXPublicKey(key.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(f.data, "keys", "signing.pem"), pem, 0o600); err != nil {
+	foreign := filepath.Join(t.TempDir(), "foreign.pem")
+	if err := os.WriteFile(foreign, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := run(t, "receipts", "verify", "--data", f.data, "--tenant", "acme")
+	code, out, errOut := run(t, "receipts", "verify", "--data", f.data, "--tenant", "acme", "--key", foreign)
 	if code != 1 || !strings.Contains(out, "0 receipts verified, 1 failed") || !strings.Contains(errOut, "receipt") {
 		t.Fatalf("verify with a foreign key: exit %d, out %q, err %q", code, out, errOut)
 	}

@@ -81,7 +81,7 @@ func runDemo(ctx context.Context, out, errw io.Writer, s demoSpec) error {
 	if err != nil {
 		return err
 	}
-	ks, err := receipt.NewKeySet(h.key.Public())
+	ks, err := h.keys.KeySet(ctx)
 	if err != nil {
 		return err
 	}

@@ -60,10 +60,13 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newSyncCmd(),
 		newBackfillCmd(),
 		newReceiptsCmd(),
+		newExportCmd(), newKeysCmd(),
 		newSandboxCmd(),
 		newBenchCmd(),
 		newDemoCmd(),
 		newServeCmd(),
+		newCertifyCmd(),
+		newReplayCmd(),
 	)
 	return root
 }

@@ -16,13 +16,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
+	"github.com/sluicehq/sluice/actions"
 	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/connections"
+	"github.com/sluicehq/sluice/dlq"
+	"github.com/sluicehq/sluice/export"
+	"github.com/sluicehq/sluice/internal/logs"
 	"github.com/sluicehq/sluice/internal/runs"
 	"github.com/sluicehq/sluice/kms/awskms"
 	"github.com/sluicehq/sluice/kms/local"
 	"github.com/sluicehq/sluice/registry"
 	"github.com/sluicehq/sluice/secrets"
+	"github.com/sluicehq/sluice/webhooks"
 )
 
 type serveOptions struct {
@@ -30,14 +35,18 @@ type serveOptions struct {
 	public          bool
 	allowPrivate    bool
 	verbose         bool
+	logFormat       string
+	logLevel        string
 	adminKeyFile    string
 	baseURL         string
 	shutdownTimeout time.Duration
+	rateLimitWindow time.Duration
 	demo            bool
 	demoModule      string
 	demoManifest    string
 	kms             string
 	aws             awskms.Config
+	trace           traceFlags
 }
 
 func newServeCmd() *cobra.Command {
@@ -62,10 +71,13 @@ within --shutdown-timeout, then closes the engine and the store.`,
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
 	f.BoolVar(&o.public, "public", false, "allow a non-loopback --addr")
 	f.BoolVar(&o.allowPrivate, "allow-private", false, "let connectors reach loopback and private networks (tests, the sandbox)")
-	f.BoolVarP(&o.verbose, "verbose", "v", false, "log at debug level")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "log at debug level (same as --log-level debug)")
+	f.StringVar(&o.logFormat, "log-format", "auto", "log format: auto (text on a terminal, JSON otherwise), json or text")
+	f.StringVar(&o.logLevel, "log-level", "info", `log levels: a default, then component=level pairs, e.g. "warn,engine=debug" (components: api, engine, registry, secrets, connections, runs, webhooks, actions, checks, dlq)`)
 	f.StringVar(&o.adminKeyFile, "admin-key-file", "", "on first start, write the admin key to this file (mode 0600) instead of printing it")
 	f.StringVar(&o.baseURL, "base-url", "", "the API's external URL, for OAuth redirect URIs (default http://<request host>)")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on shutdown")
+	f.DurationVar(&o.rateLimitWindow, "health-rate-limit-window", 5*time.Minute, "how long after a 429 a connection's health stays degraded")
 	f.BoolVar(&o.demo, "demo", false, "also start sandbox remotes, register the example connector, create tenants acme and globex, write DIR/demo.json")
 	f.StringVar(&o.demoModule, "demo-module", "build/wasm/directory.wasm", "with --demo: the directory connector module")
 	f.StringVar(&o.demoManifest, "demo-manifest", "connectors-wasm/directory/connector.json", "with --demo: its manifest")
@@ -73,12 +85,30 @@ within --shutdown-timeout, then closes the engine and the store.`,
 	f.StringVar(&o.aws.KeyID, "kms-key-id", "", "with --kms awskms: the symmetric key (id, ARN or alias/…)")
 	f.StringVar(&o.aws.Region, "kms-region", "", "with --kms awskms: the region (default: the AWS SDK's)")
 	f.StringVar(&o.aws.Endpoint, "kms-endpoint", "", "with --kms awskms: a KMS endpoint URL (VPC endpoint, local KMS)")
+	o.trace.register(c)
 	return c
 }
 
 // checkListenAddr refuses a non-loopback address unless public is set:
 // an API that holds tenants' data should not reach a network by
 // accident. An empty host (":8080") means every interface.
+// logger builds the server's logger from --log-format and --log-level.
+func (o serveOptions) logger(w io.Writer) (*slog.Logger, error) {
+	format, err := logs.ParseFormat(o.logFormat)
+	if err != nil {
+		return nil, usageError("--log-format: %v", err)
+	}
+	spec := o.logLevel
+	if o.verbose {
+		spec = "debug"
+	}
+	def, per, err := logs.ParseLevels(spec)
+	if err != nil {
+		return nil, usageError("--log-level: %v", err)
+	}
+	return logs.New(w, logs.Options{Format: format, Level: def, Levels: per}), nil
+}
+
 func checkListenAddr(addr string, public bool) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -109,10 +139,23 @@ func runServe(ctx context.Context, out, errw io.Writer, o serveOptions) (err err
 	if o.kms == "awskms" && o.aws.KeyID == "" {
 		return usageError("--kms awskms needs --kms-key-id")
 	}
-	logger := newLogger(errw, o.verbose)
+	logger, err := o.logger(errw)
+	if err != nil {
+		return err
+	}
+	tp, err := o.trace.provider(ctx, out, logger)
+	if err != nil {
+		return err
+	}
+	// Deferred first, so it runs last: spans are flushed after the engine closed.
+	defer func() { err = errors.Join(err, shutdownTracing(ctx, tp, o.shutdownTimeout)) }()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	h, err := openHome(o.data, homeOptions{allowPrivate: o.allowPrivate, logger: logger, registerer: reg})
+	wrap, err := signingKMS(ctx, o)
+	if err != nil {
+		return err
+	}
+	h, err := openHome(o.data, homeOptions{wrap: wrap, allowPrivate: o.allowPrivate, logger: logs.For(logger, "engine"), registerer: reg, tracer: tp})
 	if err != nil {
 		return err
 	}
@@ -127,8 +170,10 @@ func runServe(ctx context.Context, out, errw io.Writer, o serveOptions) (err err
 		return err
 	}
 	cfg := api.Config{
-		Store: h.db, Engine: h.engine, Logger: logger, Registerer: reg, Gatherer: reg, BaseURL: o.baseURL,
+		Store: h.db, Engine: h.engine, Logger: logs.For(logger, "api"), Registerer: reg, Gatherer: reg, BaseURL: o.baseURL,
 	}
+	cfg.TracerProvider = tp
+	cfg.HealthPolicy = api.HealthPolicy{RateLimitWindow: o.rateLimitWindow}
 	b, err := wireBackends(ctx, h, o, logger, reg, &cfg)
 	if err != nil {
 		return err
@@ -144,6 +189,18 @@ func runServe(ctx context.Context, out, errw io.Writer, o serveOptions) (err err
 	} else if n > 0 {
 		fmt.Fprintf(out, "resuming %d interrupted runs\n", n)
 	}
+	// The webhook intake re-queues what an earlier process accepted and
+	// did not process, then opens; it stops before the store closes.
+	if err := b.webhooks.Start(ctx); err != nil {
+		return err
+	}
+	defer func() { _ = b.webhooks.Shutdown(context.WithoutCancel(ctx)) }()
+	// The actions due-scan loop revokes expired grants, expires stale
+	// approvals and runs scheduled checks; it stops before the store.
+	if err := b.actions.Start(schedCtx); err != nil {
+		return err
+	}
+	defer func() { _ = b.actions.Shutdown(context.WithoutCancel(ctx)) }()
 	srv, err := api.New(cfg)
 	if err != nil {
 		return err
@@ -197,6 +254,13 @@ func runServe(ctx context.Context, out, errw io.Writer, o serveOptions) (err err
 	if err := svc.Shutdown(sctx); err != nil {
 		return fmt.Errorf("scheduler shutdown: %w", err)
 	}
+	// Events not processed yet stay in the inbox for the next start.
+	if err := b.webhooks.Shutdown(sctx); err != nil {
+		return fmt.Errorf("webhooks shutdown: %w", err)
+	}
+	if err := b.actions.Shutdown(sctx); err != nil {
+		return fmt.Errorf("actions shutdown: %w", err)
+	}
 	return nil
 }
 
@@ -212,10 +276,12 @@ type backends struct {
 	registry    *registry.Registry
 	connections *connections.Manager
 	runs        *runs.Service
+	webhooks    *webhooks.Service
+	actions     *actions.Service
 }
 
 func wireBackends(ctx context.Context, h *home, o serveOptions, logger *slog.Logger, promReg prometheus.Registerer, cfg *api.Config) (*backends, error) {
-	reg, err := registry.New(registry.Config{Store: h.db, Engine: h.engine, Logger: logger})
+	reg, err := registry.New(registry.Config{Store: h.db, Engine: h.engine, Logger: logs.For(logger, "registry")})
 	if err != nil {
 		return nil, err
 	}
@@ -229,15 +295,15 @@ func wireBackends(ctx context.Context, h *home, o serveOptions, logger *slog.Log
 		return nil, fmt.Errorf("kms: %w", err)
 	}
 	logger.Info("secrets: tenant data keys wrapped by KMS", "kms", o.kms, "key", key.KeyID())
-	vault, err := secrets.New(secrets.Config{Store: h.db, KMS: key, Logger: logger})
+	vault, err := secrets.New(secrets.Config{Store: h.db, KMS: key, Logger: logs.For(logger, "secrets")})
 	if err != nil {
 		return nil, err
 	}
-	mgr, err := connections.New(connections.Config{Store: h.db, Engine: h.engine, Modules: reg, Secrets: vault, Logger: logger})
+	mgr, err := connections.New(connections.Config{Store: h.db, Engine: h.engine, Modules: reg, Secrets: vault, Logger: logs.For(logger, "connections")})
 	if err != nil {
 		return nil, err
 	}
-	svc, err := runs.New(runs.Config{Store: h.db, Engine: h.engine, Connections: mgr, Logger: logger, Registerer: promReg})
+	svc, err := runs.New(runs.Config{Store: h.db, Engine: h.engine, Connections: mgr, Logger: logs.For(logger, "runs"), Registerer: promReg})
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +311,29 @@ func wireBackends(ctx context.Context, h *home, o serveOptions, logger *slog.Log
 	cfg.Connections = svc.Connections(api.ConnectionsBackend(mgr))
 	cfg.Scheduler = svc
 	cfg.HostStats = svc
-	return &backends{registry: reg, connections: mgr, runs: svc}, nil
+	if cfg.Exports, err = export.New(export.Config{Store: h.db, Logger: logs.For(logger, "export")}); err != nil {
+		return nil, err
+	}
+	cfg.SigningKeys = h.keys
+	hooks, err := webhooks.New(webhooks.Config{Store: h.db, Engine: h.engine, Connections: mgr, Sealer: vault,
+		Logger: logs.For(logger, "webhooks"), Registerer: promReg})
+	if err != nil {
+		return nil, err
+	}
+	cfg.Webhooks = hooks
+	dead, err := dlq.New(dlq.Config{Store: h.db, Engine: h.engine, Connections: mgr, Signer: h.keys.Signer(),
+		Logger: logs.For(logger, "dlq"), Registerer: promReg})
+	if err != nil {
+		return nil, err
+	}
+	cfg.DLQ = dead
+	act, err := actions.New(actions.Config{Store: h.db, Engine: h.engine, Connections: mgr, Signer: h.keys.Signer(),
+		Logger: logs.For(logger, "actions"), Registerer: promReg})
+	if err != nil {
+		return nil, err
+	}
+	cfg.Actions = act
+	return &backends{registry: reg, connections: mgr, runs: svc, webhooks: hooks, actions: act}, nil
 }
 
 // announceAdminKey bootstraps the first admin key of an empty store and

@@ -12,11 +12,13 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/guest-sdk/protocol"
+	"github.com/sluicehq/sluice/keyring"
+	"github.com/sluicehq/sluice/kms/local"
 	"github.com/sluicehq/sluice/manifest"
-	"github.com/sluicehq/sluice/receipt"
 	"github.com/sluicehq/sluice/store"
 )
 
@@ -25,7 +27,7 @@ import (
 type home struct {
 	dir    string
 	db     *store.DB
-	key    receipt.Key
+	keys   *keyring.Ring // receipt signing keys; the engine signs with the active one
 	engine *engine.Engine
 }
 
@@ -33,9 +35,40 @@ type homeOptions struct {
 	allowPrivate bool
 	logger       *slog.Logger
 	registerer   prometheus.Registerer // engine metrics; nil registers none
+	wrap         keyring.KMS           // wraps the signing keys; nil is the local KMS key file
+	tracer       trace.TracerProvider  // engine spans; nil is the noop provider
 }
 
+// keyPath is the signing key file of data folders made before the
+// keyring; openHome imports it into the keyring and deletes it.
 func keyPath(dir string) string { return filepath.Join(dir, "keys", "signing.pem") }
+
+// openKeyring opens the receipt signing keyring of a data folder, its
+// private keys wrapped by the local KMS key file, and makes sure it has
+// an active key (importing keys/signing.pem on the first start).
+func openKeyring(ctx context.Context, dir string, db *store.DB, logger *slog.Logger) (*keyring.Ring, error) {
+	return openKeyringWith(ctx, dir, db, nil, logger)
+}
+
+// openKeyringWith is openKeyring with the KMS that wraps the keys (nil:
+// the local KMS key file).
+func openKeyringWith(ctx context.Context, dir string, db *store.DB, wrap keyring.KMS, logger *slog.Logger) (*keyring.Ring, error) {
+	if wrap == nil {
+		k, err := local.Open(kmsKeyPath(dir))
+		if err != nil {
+			return nil, fmt.Errorf("kms: %w", err)
+		}
+		wrap = k
+	}
+	ring, err := keyring.New(keyring.Config{Store: db, KMS: wrap, Rand: rand.Reader, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ring.Init(ctx, keyPath(dir)); err != nil {
+		return nil, fmt.Errorf("signing key: %w", err)
+	}
+	return ring, nil
+}
 
 func openHome(dir string, o homeOptions) (*home, error) {
 	if dir == "" {
@@ -44,27 +77,29 @@ func openHome(dir string, o homeOptions) (*home, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
-	key, err := receipt.LoadOrCreateKey(keyPath(dir), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("signing key: %w", err)
-	}
 	db, err := store.Open(store.Options{Dir: filepath.Join(dir, "store"), Logger: o.logger})
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	ring, err := openKeyringWith(context.Background(), dir, db, o.wrap, o.logger)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	eng, err := engine.New(engine.Config{
 		Store:                db,
-		Signer:               receipt.NewSigner(key),
+		Signer:               ring.Signer(),
 		CacheDir:             filepath.Join(dir, "cache", "wazero"),
 		Logger:               o.logger,
 		AllowPrivateNetworks: o.allowPrivate,
 		Registerer:           o.registerer,
+		TracerProvider:       o.tracer,
 	})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &home{dir: dir, db: db, key: key, engine: eng}, nil
+	return &home{dir: dir, db: db, keys: ring, engine: eng}, nil
 }
 
 func (h *home) close(ctx context.Context) error {

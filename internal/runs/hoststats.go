@@ -24,8 +24,14 @@ func (s *Service) ConnectionStats(ctx context.Context, t *store.Tenant, _ string
 	} else {
 		st = s.eng.ConnectionStats(t.ID(), connection, nil)
 	}
+	// Dead letters waiting: the store's count, keys only.
+	dlq, err := t.DLQDepth(ctx, connection)
+	if err != nil {
+		return api.ConnectionStats{}, err
+	}
 	return api.ConnectionStats{
 		LatencyP50: st.LatencyP50, LatencyP95: st.LatencyP95,
 		TokensLeft: st.TokensLeft, Last429: st.Last429, BlockedUntil: st.BlockedUntil,
+		DLQItems: dlq,
 	}, nil
 }

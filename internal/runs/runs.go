@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/engine"
@@ -81,6 +82,9 @@ func (s *Service) run(ctx context.Context, j scheduler.Job) error {
 	if err != nil {
 		return err
 	}
+	if j.Trace.IsValid() {
+		ctx = trace.ContextWithSpanContext(ctx, j.Trace) // the run continues the request's trace
+	}
 	opts := engine.RunOptions{Full: j.Full, RunID: j.RunID, CorrelationID: j.CorrelationID}
 	if j.Kind == scheduler.KindBackfill {
 		if j.Range == nil {
@@ -98,7 +102,7 @@ func (s *Service) Sync(ctx context.Context, t *store.Tenant, connection string, 
 	if _, err := s.conns.Connection(ctx, t, connection); err != nil {
 		return "", err
 	}
-	return s.sched.Submit(ctx, scheduler.Job{Tenant: t.ID(), Connection: connection, Kind: scheduler.KindSync, Full: req.Full})
+	return s.sched.Submit(ctx, traced(ctx, scheduler.Job{Tenant: t.ID(), Connection: connection, Kind: scheduler.KindSync, Full: req.Full}))
 }
 
 // Backfill queues a backfill over r.
@@ -106,7 +110,7 @@ func (s *Service) Backfill(ctx context.Context, t *store.Tenant, connection stri
 	if _, err := s.conns.Connection(ctx, t, connection); err != nil {
 		return "", err
 	}
-	return s.sched.Submit(ctx, scheduler.Job{Tenant: t.ID(), Connection: connection, Kind: scheduler.KindBackfill, Range: &r})
+	return s.sched.Submit(ctx, traced(ctx, scheduler.Job{Tenant: t.ID(), Connection: connection, Kind: scheduler.KindBackfill, Range: &r}))
 }
 
 // Runs lists the connection's queued jobs, then its stored runs, newest
@@ -141,6 +145,18 @@ func (s *Service) Run(ctx context.Context, t *store.Tenant, id string) (store.Ru
 		return store.Run{}, err
 	}
 	return queued(js), nil
+}
+
+// Wait blocks until the run's job has finished and returns its error (nil
+// for a run that succeeded). The run's terminal record is in the store a
+// moment before the scheduler frees its connection; after Wait the
+// connection takes a new job.
+func (s *Service) Wait(ctx context.Context, runID string) error {
+	st, err := s.sched.Wait(ctx, runID)
+	if err != nil {
+		return err
+	}
+	return st.Err
 }
 
 // Pending counts the connection's queued jobs.

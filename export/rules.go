@@ -1,0 +1,80 @@
+package export
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/sluicehq/sluice/guest-sdk/protocol"
+)
+
+// Roles of DefaultRules.
+const (
+	RoleAuditor = "auditor" // sees no PII value
+	RoleAdmin   = "admin"   // sees everything
+	RolePII     = "pii"     // sees everything, PII included
+)
+
+// Field is one field of one exported object, as a Rules implementation
+// sees it.
+type Field struct {
+	Role       string
+	Connector  string
+	ObjectType string
+	Name       string
+	// Class is the field's PII class from the manifest's field policy
+	// (protocol.PII*); empty when the manifest is unknown or does not
+	// name the field.
+	Class string
+}
+
+// Verdict is what Rules decided for one field.
+type Verdict struct {
+	Redact bool
+	RuleID string // names the rule, for the redaction metadata
+	Reason string
+}
+
+// Rules decides which fields a role sees. A CEL implementation (tenant
+// policies) plugs in here; DefaultRules is the built-in one.
+type Rules interface {
+	// CheckRole refuses a role the rules do not know.
+	CheckRole(role string) error
+	// Decide decides one field for f.Role, which CheckRole accepted.
+	Decide(f Field) (Verdict, error)
+}
+
+// DefaultRules: "auditor" sees fields of class none only (a field whose
+// class is unknown is redacted too: the safe side); "admin" and "pii" see
+// everything.
+type DefaultRules struct{}
+
+var piiClasses = []string{protocol.PIIContact, protocol.PIIIdentifier, protocol.PIISensitive, protocol.PIICredential}
+
+// CheckRole implements Rules.
+func (DefaultRules) CheckRole(role string) error {
+	switch role {
+	case RoleAuditor, RoleAdmin, RolePII:
+		return nil
+	}
+	return &ScopeError{Field: "role", Reason: fmt.Sprintf("%.64q is not auditor, admin or pii", role)}
+}
+
+// Decide implements Rules.
+func (r DefaultRules) Decide(f Field) (Verdict, error) {
+	if err := r.CheckRole(f.Role); err != nil {
+		return Verdict{}, err
+	}
+	if f.Role != RoleAuditor {
+		return Verdict{RuleID: "default/full-access"}, nil
+	}
+	switch {
+	case f.Class == protocol.PIINone:
+		return Verdict{RuleID: "default/auditor-no-pii"}, nil
+	case slices.Contains(piiClasses, f.Class):
+		return Verdict{Redact: true, RuleID: "default/auditor-no-pii",
+			Reason: fmt.Sprintf("PII class %s is not disclosed to role %s", f.Class, f.Role)}, nil
+	default:
+		return Verdict{Redact: true, RuleID: "default/auditor-unclassified",
+			Reason: fmt.Sprintf("field has no PII class in the manifest of %s; not disclosed to role %s", f.Connector, f.Role)}, nil
+	}
+}
