@@ -25,6 +25,7 @@ build:
 wasm:
 	@mkdir -p $(BUILD)/wasm
 	cd connectors-wasm && $(WASM_ENV) $(GO) build -buildmode=c-shared -trimpath -o ../$(BUILD)/wasm/directory.wasm ./directory
+	cd connectors-wasm && $(WASM_ENV) $(GO) build -buildmode=c-shared -trimpath -o ../$(BUILD)/wasm/tickets.wasm ./tickets
 
 # The API with the demo: sandbox remotes, the example connector, tenants
 # acme and globex (credentials in ./data/demo.json). Ctrl-C stops it.

@@ -149,6 +149,9 @@ func (s *Service) revoke(ctx context.Context, t *store.Tenant, grantID string) e
 			inv.Action, inv.Destructive = act.Name, act.Destructive
 			inv.Connector, inv.Version, inv.ModuleDigest = m.ID, m.Version, conn.Module.Digest
 			inv.Preflight = preflight(conn, act, pol, 0, true)
+			if err := s.policyPreflight(ctx, t, conn, act, &inv); err != nil {
+				return err
+			}
 		} else {
 			cerr = fmt.Errorf("the connector no longer declares the inverse of %q", g.Action)
 		}

@@ -175,7 +175,7 @@ func (s *Service) actionPredicate(ctx context.Context, t *store.Tenant, run stor
 			Allowed: run.Preflight.Allowed, Rule: preflightRule,
 			RequiredScopes: run.Preflight.RequiredScopes, GrantedScopes: run.Preflight.GrantedScopes,
 			RequiredApprovals: int64(run.Preflight.RequiredApprovals), Reasons: run.Preflight.Reasons,
-			Digest: run.Preflight.Digest,
+			Digest: run.Preflight.Digest, DecisionID: run.Preflight.DecisionID,
 		},
 		TTLSeconds:      int64(run.TTL / time.Second),
 		ParamsDigest:    paramsDigest(run.Params),

@@ -52,6 +52,10 @@ type Config struct {
 	MaxTTL time.Duration
 	// MinCheckInterval is the shortest check schedule (0 = 1 minute).
 	MinCheckInterval time.Duration
+	// Policies evaluates the tenant's CEL action policy in the preflight
+	// and records the decision (actions/policy.go); nil is
+	// policy.Builtin(), the built-in default, still recording decisions.
+	Policies Policies
 }
 
 // Service runs actions and checks. It is safe for concurrent use.
@@ -197,6 +201,9 @@ func (s *Service) Submit(ctx context.Context, t *store.Tenant, connection string
 		Action: act.Name, Destructive: act.Destructive, Params: req.Params, Requester: req.Requester,
 		Preflight: preflight(conn, act, pol, req.TTL, false), TTL: req.TTL,
 		IdempotencyKey: req.IdempotencyKey, CorrelationID: cmp.Or(telemetry.TraceID(ctx), id.String()), CreatedAt: now, UpdatedAt: now,
+	}
+	if err := s.policyPreflight(ctx, t, conn, act, &run); err != nil {
+		return store.ActionRun{}, false, err
 	}
 	switch {
 	case !run.Preflight.Allowed:

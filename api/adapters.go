@@ -121,6 +121,7 @@ func (b connectionsBackend) Create(ctx context.Context, t *store.Tenant, req Con
 		ID: req.ID, Connector: req.Connector, Version: req.Version, Scopes: req.Scopes,
 		Config: protocol.Config(req.Config), Credentials: map[string]string(req.Credentials),
 		Interval: time.Duration(req.IntervalSeconds) * time.Second, PersistentIndexing: req.PersistentIndexing,
+		Fields: req.Fields, RetentionDays: req.RetentionDays,
 	})
 }
 
@@ -144,7 +145,7 @@ func (b connectionsBackend) List(ctx context.Context, t *store.Tenant) ([]store.
 }
 
 func (b connectionsBackend) Update(ctx context.Context, t *store.Tenant, id string, req ConnectionUpdate) (store.Connection, error) {
-	u := connections.UpdateRequest{Scopes: req.Scopes, PersistentIndexing: req.PersistentIndexing}
+	u := connections.UpdateRequest{Scopes: req.Scopes, PersistentIndexing: req.PersistentIndexing, Fields: req.Fields, RetentionDays: req.RetentionDays}
 	if req.Config != nil {
 		u.Config = protocol.Config(req.Config)
 	}

@@ -78,22 +78,6 @@ func (w *world) deadLetter(t *testing.T) string {
 	return w.dlqItem
 }
 
-// hookRows: a connection's webhook endpoint, and the public intake where
-// the sender's signature is the credential. The wired world does not
-// wire package webhooks yet, so these rows check authorization and the
-// 501 behind it in both worlds.
-func (w *world) hookRows() []tableRow {
-	rows := []tableRow{
-		{method: "POST", pattern: conn + "/webhook", req: request{path: crm + "/webhook"}, want: tenantOnly(201)},
-		get(conn+"/webhook", crm+"/webhook", tenantOnly(200)),
-		{method: "POST", pattern: "/v1/hooks/{hook}", req: request{path: "/v1/hooks/hk-crm", contentType: js, body: []byte(`{"id":"evt_1","type":"user.created","data":{}}`)}, want: public(202)},
-	}
-	for i := range rows {
-		rows[i].backend = "webhooks"
-	}
-	return rows
-}
-
 // actionRows: actions and their approvals, the tenant's action policy,
 // verify checks, their schedules and the evidence they leave, on acme's
 // crm against its sandbox.

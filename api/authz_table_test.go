@@ -41,6 +41,7 @@ func tenantOnly(ok int) want { return keyed(ok, 403, 403, ok, 403, 403) }
 type request struct {
 	path, contentType string
 	body              []byte
+	header            http.Header // more headers (a webhook's signature)
 }
 
 type tableRow struct {
@@ -73,7 +74,7 @@ const (
 // connector directory, which partner p1 (partner-own) owns.
 func tableRows(w *world) []tableRow {
 	return slices.Concat(w.opsRows(), w.keyRows(), w.registryRows(), w.connectionRows(), w.runRows(), w.readRows(),
-		w.hookRows(), w.actionRows(), w.dlqRows(), w.exportRows())
+		w.hookRows(), w.actionRows(), w.dlqRows(), w.exportRows(), w.marketplaceRows(), w.policyRows(), w.streamRows())
 }
 
 func get(pattern, path string, wt want) tableRow {
@@ -268,6 +269,9 @@ func runRow(t *testing.T, v validator.Validator, w *world, row tableRow, i int, 
 	}
 	if r.contentType != "" {
 		req.Header.Set("Content-Type", r.contentType)
+	}
+	for k, vs := range r.header {
+		req.Header[k] = vs
 	}
 	if k := w.keys[p]; k != "" {
 		req.Header.Set("Authorization", "Bearer "+k)

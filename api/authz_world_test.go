@@ -25,8 +25,11 @@ import (
 	"github.com/sluicehq/sluice/dlq"
 	"github.com/sluicehq/sluice/guest-sdk/protocol"
 	"github.com/sluicehq/sluice/internal/runs"
+	"github.com/sluicehq/sluice/outbound"
+	"github.com/sluicehq/sluice/policy"
 	"github.com/sluicehq/sluice/registry"
 	"github.com/sluicehq/sluice/store"
+	"github.com/sluicehq/sluice/webhooks"
 )
 
 // world is the server a route table runs against and the state its rows
@@ -37,8 +40,10 @@ import (
 // internal/runs, the dead-letter queue, the actions service, an engine
 // running the directory connector built to Wasm, and one sandbox remote
 // per tenant on 127.0.0.1 (a sandbox is one remote account, and an
-// account binds to one tenant only). Webhooks, exports and signing keys
-// are not wired yet: their rows expect 501 behind authorization.
+// account binds to one tenant only), and the webhook intake (package
+// webhooks, its workers running the connector's webhook export). Exports
+// and signing keys are not wired yet: their rows expect 501 behind
+// authorization.
 type world struct {
 	wired bool
 	db    *store.DB
@@ -57,6 +62,11 @@ type world struct {
 	svc      *runs.Service
 	dlq      *dlq.Service
 	actions  *actions.Service
+	hooks    *webhooks.Service
+	// hook is acme's crm webhook endpoint, with its newest secret;
+	// events counts the deliveries signed, each under a webhook-id of its own.
+	hook     webhookEndpoint
+	events   int
 	action   string // a run of an action on acme's crm
 	member   string // params naming a user and a group of acme's sandbox
 	dlqItem  string // an item of acme's crm, with its tape
@@ -119,7 +129,12 @@ func newWorld(t *testing.T, wired bool) *world {
 		t.Fatal(err)
 	}
 	cfg.Connections, cfg.Scheduler, cfg.HostStats, cfg.DLQ, cfg.Actions = w.conns, svc, svc, w.dlq, w.actions
-	w.backends = map[string]bool{"registry": true, "connections": true, "scheduler": true, "dlq": true, "actions": true}
+	w.hooks = startWebhooks(t, b, logger)
+	cfg.Webhooks = w.hooks
+	w.backends = map[string]bool{"registry": true, "connections": true, "scheduler": true, "dlq": true, "actions": true, "webhooks": true}
+	cfg.Policies, w.backends["policies"] = policy.New(policy.Config{}), true
+	cfg.Streams, w.backends["streams"] = outbound.New(outbound.Config{}), true // authz_stream_test.go
+	w.backends["marketplace"], cfg.Marketplace = true, worldMarketplace(t, b)
 	w.serve(t, cfg)
 	w.noFollow = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	w.remotes = map[string]remote{}
@@ -323,6 +338,7 @@ func (w *world) settle(t *testing.T) {
 		}
 	}
 	w.started = w.started[:0]
+	w.settleHooks(t)
 }
 
 // noticeRun remembers the run a 202 started.
@@ -332,6 +348,9 @@ func (w *world) noticeRun(t *testing.T, status int, body []byte) {
 		return
 	}
 	var ra api.RunAccepted
+	if err := json.Unmarshal(body, &ra); err == nil && ra.RunID == "" && bytes.Contains(body, []byte(`"event_id"`)) {
+		return // a webhook delivery accepted: an event, not a run
+	}
 	if err := json.Unmarshal(body, &ra); err != nil || ra.RunID == "" {
 		t.Fatalf("202 without a run id: %s", body)
 	}

@@ -137,6 +137,12 @@ type ConnectionRequest struct {
 	IntervalSeconds int `json:"interval_seconds,omitempty"`
 	// PersistentIndexing overrides the manifest's flag; absent keeps it.
 	PersistentIndexing *bool `json:"persistent_indexing,omitempty"`
+	// Fields narrows the manifest's allow-list per object type (data
+	// minimisation); each list must be a subset of the type's fields.
+	Fields map[string][]string `json:"fields,omitempty"`
+	// RetentionDays overrides the manifest's retention_days per object
+	// type (0 = keep until deleted).
+	RetentionDays map[string]int `json:"retention_days,omitempty"`
 }
 
 // ConnectionUpdate is the body of PATCH …/connections/{connection}; an
@@ -146,24 +152,30 @@ type ConnectionUpdate struct {
 	Config             map[string]string `json:"config,omitempty"`
 	IntervalSeconds    *int              `json:"interval_seconds,omitempty"`
 	PersistentIndexing *bool             `json:"persistent_indexing,omitempty"`
+	// Fields replaces the narrowed allow-lists; {} removes them.
+	Fields map[string][]string `json:"fields,omitempty"`
+	// RetentionDays replaces the retention overrides; {} removes them.
+	RetentionDays map[string]int `json:"retention_days,omitempty"`
 }
 
 // Connection is a tenant's connection as the API shows it. It never
 // holds a credential.
 type Connection struct {
-	ID                 string            `json:"id"`
-	Tenant             string            `json:"tenant"`
-	Connector          string            `json:"connector"`
-	Version            string            `json:"version"`
-	Scopes             []string          `json:"scopes"`
-	Config             map[string]string `json:"config,omitempty"`
-	State              string            `json:"state"` // pending, active, error, disabled
-	StateReason        string            `json:"state_reason,omitempty"`
-	AccountID          string            `json:"account_id,omitempty"`
-	IntervalSeconds    int64             `json:"interval_seconds,omitempty"`
-	PersistentIndexing *bool             `json:"persistent_indexing,omitempty"`
-	CreatedAt          time.Time         `json:"created_at"`
-	UpdatedAt          time.Time         `json:"updated_at,omitzero"`
+	ID                 string              `json:"id"`
+	Tenant             string              `json:"tenant"`
+	Connector          string              `json:"connector"`
+	Version            string              `json:"version"`
+	Scopes             []string            `json:"scopes"`
+	Config             map[string]string   `json:"config,omitempty"`
+	State              string              `json:"state"` // pending, active, error, disabled
+	StateReason        string              `json:"state_reason,omitempty"`
+	AccountID          string              `json:"account_id,omitempty"`
+	IntervalSeconds    int64               `json:"interval_seconds,omitempty"`
+	PersistentIndexing *bool               `json:"persistent_indexing,omitempty"`
+	Fields             map[string][]string `json:"fields,omitempty"`
+	RetentionDays      map[string]int      `json:"retention_days,omitempty"`
+	CreatedAt          time.Time           `json:"created_at"`
+	UpdatedAt          time.Time           `json:"updated_at,omitzero"`
 }
 
 // connectionView is the API's view of a stored connection.
@@ -176,6 +188,7 @@ func connectionView(c store.Connection) Connection {
 		ID: c.ID, Tenant: c.Tenant, Connector: c.Connector, Version: c.Version, Scopes: scopes,
 		Config: c.Config, State: c.State, StateReason: c.StateReason, AccountID: c.AccountID,
 		IntervalSeconds: int64(c.Interval / time.Second), PersistentIndexing: c.PersistentIndexing,
+		Fields: c.Fields, RetentionDays: c.RetentionDays,
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 	}
 }

@@ -72,6 +72,9 @@ type realBackends struct {
 	// Signer is the engine's receipt signer, for the services that sign
 	// their own receipts (actions, dead-letter replays).
 	Signer *receipt.Signer
+	// Vault seals secrets under each tenant's data key (the connections
+	// manager's, and the webhook endpoints' signing secrets).
+	Vault *secrets.Vault
 	// Wasm and Manifest are the directory connector's module and
 	// connector.json.
 	Wasm, Manifest []byte
@@ -139,7 +142,7 @@ func newRealBackends(t *testing.T, logger *slog.Logger) *realBackends {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &realBackends{DB: db, Engine: eng, Registry: reg, Connections: mgr, Signer: signer, Wasm: wasm, Manifest: mf}
+	return &realBackends{DB: db, Engine: eng, Registry: reg, Connections: mgr, Signer: signer, Vault: vault, Wasm: wasm, Manifest: mf}
 }
 
 // bundle packs a multipart bundle of module and manifest.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/sluicehq/sluice/dlq"
 	"github.com/sluicehq/sluice/engine"
@@ -47,6 +48,35 @@ type DLQItem struct {
 	store.DLQItem
 	// Href is the item's URL; its tape is at Href + "/tape".
 	Href string `json:"href"`
+	// Runbook is where to read what to do about the item's error type:
+	// the connector's runbook for it when its bundle ships one, else the
+	// platform runbook for dead letters.
+	Runbook string `json:"runbook"`
+}
+
+// runbooks resolves the runbook of a connection's error types; it reads
+// the connection and its version once per request.
+func (s *Server) runbooks(ctx context.Context, t *store.Tenant, connection string) func(errorType string) string {
+	var (
+		c        store.Connection
+		names    []string
+		resolved bool
+	)
+	return func(errorType string) string {
+		if !resolved {
+			resolved = true
+			var err error
+			if c, err = t.Connection(ctx, connection); err == nil && s.registry != nil {
+				if v, err := s.registry.Version(ctx, c.Connector, c.Version); err == nil {
+					names = v.Runbooks
+				}
+			}
+		}
+		if slices.Contains(names, errorType) {
+			return "/v1/connectors/" + url.PathEscape(c.Connector) + "/versions/" + url.PathEscape(c.Version) + "/runbooks/" + url.PathEscape(errorType)
+		}
+		return runbookDLQ
+	}
 }
 
 // DLQReplayRequest is the body of POST …/dlq/{item}/replay.
@@ -92,8 +122,9 @@ func (s *Server) listDLQ(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := make([]DLQItem, len(items))
+	runbook := s.runbooks(r.Context(), t, conn)
 	for i, it := range items {
-		out[i] = DLQItem{DLQItem: it, Href: dlqItemPath(t.ID(), conn, it.ID)}
+		out[i] = DLQItem{DLQItem: it, Href: dlqItemPath(t.ID(), conn, it.ID), Runbook: runbook(it.ErrorType)}
 	}
 	writeJSON(w, http.StatusOK, newPage(out, next))
 }
@@ -122,7 +153,9 @@ func (s *Server) getDLQItem(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, DLQItem{DLQItem: it, Href: dlqItemPath(tenantFrom(r.Context()).ID(), it.Connection, it.ID)})
+	t := tenantFrom(r.Context())
+	writeJSON(w, http.StatusOK, DLQItem{DLQItem: it, Href: dlqItemPath(t.ID(), it.Connection, it.ID),
+		Runbook: s.runbooks(r.Context(), t, it.Connection)(it.ErrorType)})
 }
 
 // getDLQTape sends the tape as stored: package tape's JSON, the file

@@ -155,6 +155,11 @@ func TestDLQRoutes(t *testing.T) {
 		list.Items[0].Href != item || list.Items[0].Kind != "sync" {
 		t.Fatalf("list = %d %s", resp.StatusCode, body)
 	}
+	// The directory connector ships no runbook for its error types: the
+	// item names the platform runbook for dead letters.
+	if list.Items[0].Runbook != "docs/runbooks/dlq-growing.md" {
+		t.Errorf("runbook = %q", list.Items[0].Runbook)
+	}
 	if strings.Contains(string(body), "dlq-test-secret-5ab1") {
 		t.Fatal("the list leaks the client secret")
 	}

@@ -4,7 +4,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -12,29 +11,8 @@ import (
 	"github.com/sluicehq/sluice/store"
 )
 
-func TestConnectionHealth(t *testing.T) {
-	env := newEnv(t, envOptions{wired: true})
-	rep := getJSON[HealthReport](t, env, pTenantOwn, "/v1/tenants/acme/connections/crm/health")
-	if !rep.Remote.Reachable || rep.Remote.Details["mode"] != "fake" || rep.Remote.Error != "" {
-		t.Errorf("remote %+v", rep.Remote)
-	}
-	if rep.Connection != "crm" || rep.Connector != "directory" || !rep.CheckedAt.Equal(fakeTime) {
-		t.Errorf("report %+v", rep)
-	}
-	// seedData stored run-1 as succeeded a minute after fakeTime.
-	if !rep.LastSuccessAt.Equal(fakeTime.Add(time.Minute)) {
-		t.Errorf("last success %v", rep.LastSuccessAt)
-	}
-	if rep.Backlog.PendingRuns == nil || *rep.Backlog.PendingRuns != 2 || rep.Backlog.DLQItems == nil || *rep.Backlog.DLQItems != 1 {
-		t.Errorf("backlog %+v", rep.Backlog)
-	}
-	if rep.Latency == nil || rep.Latency.P50Millis != 12 || rep.Latency.P95Millis != 80 || rep.RateLimit == nil || rep.RateLimit.TokensLeft != 3.5 {
-		t.Errorf("host stats %+v %+v", rep.Latency, rep.RateLimit)
-	}
-	if resp, _ := env.do(t, pTenantOwn, "GET", "/v1/tenants/acme/connections/nope/health", "", nil); resp.StatusCode != 404 {
-		t.Errorf("health of a missing connection: %d", resp.StatusCode)
-	}
-}
+// TestConnectionHealth is in health_world_test.go, over the real
+// backends (package api's own tests cannot import the run scheduler).
 
 func TestReadyzDrainsAndFollowsTheStore(t *testing.T) {
 	env := newEnv(t, envOptions{})

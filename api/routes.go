@@ -69,7 +69,7 @@ func (s *Server) routeTable() []route {
 	}
 	// Webhook intake, actions and verify checks, and the dead-letter
 	// queue each keep their routes beside their handlers.
-	return slices.Concat(core, s.hookRoutes(), s.actionRoutes(), s.dlqRoutes(), s.exportRoutes())
+	return slices.Concat(core, s.hookRoutes(), s.actionRoutes(), s.dlqRoutes(), s.exportRoutes(), s.marketplaceRoutes(), s.streamRoutes(), s.policyRoutes())
 }
 
 // page is one page of a listing. Next is the cursor of the following

@@ -35,6 +35,15 @@ type Config struct {
 	// HostStats adds latency, rate-limit and DLQ figures to a
 	// connection's health; nil leaves them out.
 	HostStats HostStats
+	// Policies serves the tenants' CEL policies and recorded decisions
+	// (package policy); nil makes …/policies and …/decisions answer 501.
+	Policies Policies
+	// Streams is the outbound sink of no-persistent-indexing
+	// connections (api/stream.go); nil makes GET …/stream answer 501.
+	Streams Streams
+	// Marketplace serves submissions, certification reports, the
+	// directory and badges (package marketplace); nil makes them 501.
+	Marketplace Marketplace
 	// Exports builds compliance export bundles (package export); nil
 	// makes GET …/exports answer 501.
 	Exports Exports
@@ -91,6 +100,9 @@ type Server struct {
 	connections  Connections
 	scheduler    Scheduler
 	hostStats    HostStats
+	policies     Policies
+	streams      Streams
+	marketplace  Marketplace
 	exports      Exports
 	signingKeys  SigningKeys
 	webhooks     Webhooks
@@ -126,6 +138,9 @@ func New(cfg Config) (*Server, error) {
 		maxBody: cfg.MaxBodyBytes, maxBundle: cfg.MaxBundleBytes,
 	}
 	s.dlq = cfg.DLQ
+	s.policies = cfg.Policies
+	s.streams = cfg.Streams
+	s.marketplace = cfg.Marketplace
 	s.exports, s.signingKeys = cfg.Exports, cfg.SigningKeys
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -279,6 +279,9 @@ func checkFutureCursor(ctx context.Context, env *Env) Verdict {
 	if _, err := future.Server().UpdateUser("u-0000001", map[string]any{"title": "From the future"}); err != nil {
 		return fail("sandbox: "+err.Error(), nil)
 	}
+	if _, err := future.Server().UpdateTicket("t-000001", map[string]any{"status": "pending"}); err != nil {
+		return fail("sandbox: "+err.Error(), nil)
+	}
 	// Same tenant and connection, so the same checkpoint; fresh
 	// credentials, since each remote issues its own tokens.
 	if c, err = env.Conn("certify-future", future); err != nil {

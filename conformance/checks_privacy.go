@@ -33,11 +33,10 @@ func privacyChecks() []Check {
 	}, {
 		ID: "privacy.retention", Gate: GatePrivacy, Level: Gold,
 		Title:  "Retention and no-persistent-indexing are honoured",
-		Proves: "Objects older than the manifest's retention_days are purged, and with persistent_indexing false nothing is kept in a search index after a run.",
-		Fix:    "Declare retention_days and persistent_indexing in connector.json.",
-		Run: func(context.Context, *Env) Verdict {
-			return skip(ReasonNotImplemented+": the engine has no retention sweep or indexing yet", nil)
-		},
+		Proves: "Objects older than their retention window (the manifest's retention_days, or a day if it declares none) are purged by the host's sweep with a signed purge receipt, and with persistent indexing off no object and no tape is stored while the connection's stream delivers every object the receipt counts.",
+		Fix:    "Declare retention_days and persistent_indexing in connector.json. A failure here is a host defect: the retention sweeper or the no-persistent-indexing sink.",
+		Needs:  []string{"correctness.ingest"}, Live: true,
+		Run: checkRetention, // checks_retention.go
 	}}
 }
 

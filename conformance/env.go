@@ -27,6 +27,7 @@ import (
 	"github.com/sluicehq/sluice/keyring"
 	"github.com/sluicehq/sluice/kms/local"
 	"github.com/sluicehq/sluice/manifest"
+	"github.com/sluicehq/sluice/outbound"
 	"github.com/sluicehq/sluice/receipt"
 	"github.com/sluicehq/sluice/store"
 	"github.com/sluicehq/sluice/tape"
@@ -66,6 +67,9 @@ type Env struct {
 	Tapes []*tape.Tape
 	// Limits are the engine's limits in force.
 	Limits engine.Limits
+	// Outbound is the engine's sink of no-persistent-indexing runs, which
+	// privacy.retention subscribes to (checks_retention.go).
+	Outbound *outbound.Hub
 
 	opts     options
 	dir      string
@@ -186,8 +190,10 @@ func newEnv(ctx context.Context, t Target, o options) (*Env, error) {
 			env.Canaries = append(env.Canaries, v)
 		}
 	}
+	env.Outbound = outbound.New(outbound.Config{})
 	eng, err := engine.New(engine.Config{
-		Store: db, Signer: env.signer, CacheDir: o.cacheDir,
+		Outbound: env.Outbound,
+		Store:    db, Signer: env.signer, CacheDir: o.cacheDir,
 		Logger:     slog.New(slog.NewJSONHandler(env.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Registerer: env.Metrics, Limits: env.Limits,
 		// Loopback is allowed only to reach a loopback sample tenant

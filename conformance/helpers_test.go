@@ -19,7 +19,7 @@ var (
 )
 
 // target builds (once per test binary, cached on disk by source hash) a
-// connector: "directory" from connectors-wasm, or a defect from
+// connector: "directory" or "tickets" from connectors-wasm, or a defect from
 // conformance/testdata/defects.
 func target(t testing.TB, name string) conformance.Target {
 	t.Helper()
@@ -28,7 +28,7 @@ func target(t testing.TB, name string) conformance.Target {
 		t.Fatal(err)
 	}
 	moduleDir, pkg := filepath.Join(root, "connectors-wasm"), "./"+name
-	if name != "directory" {
+	if name != "directory" && name != "tickets" {
 		moduleDir, pkg = filepath.Join(root, "conformance", "testdata"), "./defects/"+name
 	}
 	buildMu.Lock()

@@ -50,6 +50,8 @@ func (m *Manager) engineConn(ctx context.Context, t *store.Tenant, c Connection,
 	return engine.Connection{
 		Tenant: t, ID: c.ID, Module: mod, Config: c.Config, Scopes: c.Scopes,
 		Credentials: creds, Scrub: scrub, Secrets: scrub.Values(), AccountID: c.AccountID,
+		Fields: c.Fields, NoIndex: NoIndex(mod.Manifest, c.PersistentIndexing),
+		Retention: Retention(mod.Manifest, c.RetentionDays),
 	}, nil
 }
 

@@ -120,6 +120,12 @@ type CreateRequest struct {
 	// Interval is the period of scheduled syncs (0 = none).
 	Interval           time.Duration
 	PersistentIndexing *bool
+	// Fields narrows the manifest's allow-list per object type; each
+	// list must be a subset of the type's fields (see minimise.go).
+	Fields map[string][]string
+	// RetentionDays overrides the manifest's retention_days per object
+	// type (0 = keep).
+	RetentionDays map[string]int
 }
 
 // Create stores and authorizes a new connection (see the package
@@ -141,6 +147,7 @@ func (m *Manager) Create(ctx context.Context, t *store.Tenant, req CreateRequest
 		ID: req.ID, Tenant: t.ID(), Connector: req.Connector, Version: req.Version,
 		Scopes: req.Scopes, Config: req.Config, State: StatePending, StateReason: "awaiting authorization",
 		Interval: req.Interval, PersistentIndexing: req.PersistentIndexing, CreatedAt: now, UpdatedAt: now,
+		Fields: req.Fields, RetentionDays: req.RetentionDays,
 	}
 	if mod.Manifest.Auth.Kind == protocol.AuthOAuth2AuthorizationCode {
 		c.StateReason = "awaiting the tenant admin's consent (StartOAuth)"
@@ -202,6 +209,12 @@ type UpdateRequest struct {
 	Config             protocol.Config // replaces the whole config
 	Interval           *time.Duration
 	PersistentIndexing *bool
+	// Fields replaces the narrowed allow-lists; nil keeps them, an empty
+	// map removes them.
+	Fields map[string][]string
+	// RetentionDays replaces the retention overrides; nil keeps them, an
+	// empty map removes them.
+	RetentionDays map[string]int
 }
 
 // Update changes scopes, config, interval or indexing. A change of scopes
@@ -232,6 +245,18 @@ func (m *Manager) Update(ctx context.Context, t *store.Tenant, id string, req Up
 		}
 		if req.PersistentIndexing != nil {
 			c.PersistentIndexing = req.PersistentIndexing
+		}
+		if req.Fields != nil {
+			c.Fields = req.Fields
+			if len(req.Fields) == 0 {
+				c.Fields = nil
+			}
+		}
+		if req.RetentionDays != nil {
+			c.RetentionDays = req.RetentionDays
+			if len(req.RetentionDays) == 0 {
+				c.RetentionDays = nil
+			}
 		}
 		return nil
 	})

@@ -36,6 +36,12 @@ func (m *Manager) validateCreate(mf *protocol.Manifest, req *CreateRequest) erro
 	if err := checkCredentialNames(req.Credentials); err != nil {
 		return err
 	}
+	if err := checkMinimisation(mf, req.Fields, req.PersistentIndexing); err != nil {
+		return err
+	}
+	if err := checkRetention(mf, req.RetentionDays); err != nil {
+		return err
+	}
 	for _, name := range requiredCredentials[mf.Auth.Kind] {
 		if req.Credentials[name] == "" {
 			return &FieldError{Field: "credentials." + name, Reason: "is required by auth " + mf.Auth.Kind}
@@ -54,6 +60,12 @@ func (m *Manager) validateUpdate(mf *protocol.Manifest, req *UpdateRequest) erro
 		if err := m.checkInterval(*req.Interval); err != nil {
 			return err
 		}
+	}
+	if err := checkMinimisation(mf, req.Fields, req.PersistentIndexing); err != nil {
+		return err
+	}
+	if err := checkRetention(mf, req.RetentionDays); err != nil {
+		return err
 	}
 	if req.Config != nil {
 		return m.checkConfig(mf, req.Config)

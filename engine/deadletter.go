@@ -76,6 +76,9 @@ func (r *runner) deadLetter(ctx context.Context, pc *pageCall, cause error) {
 		r.noteError("dlq_tape_too_large", fmt.Sprintf("tape of %d bytes dropped", len(tb)))
 		tb = nil
 	}
+	if r.c.NoIndex {
+		tb = nil // its exchanges hold the remote's objects verbatim: engine/noindex.go
+	}
 	msg := scrub.String(cause.Error())
 	if len(msg) > store.MaxDLQError {
 		msg = truncateUTF8(msg, store.MaxDLQError)

@@ -105,6 +105,13 @@ type Config struct {
 	// per-tenant metering metric before the rest are summed as "_other";
 	// zero means 100, negative means none (every tenant is "_other").
 	MetricsTenantLabels int
+	// Policies decides which types ingest runs may store (the tenant's
+	// CEL ingest policy) and records each decision; nil is
+	// policy.Builtin(), the built-in defaults, still recording decisions.
+	Policies Policies
+	// Outbound receives the objects of no-persistent-indexing runs
+	// (engine/noindex.go); nil fails such runs rather than lose objects.
+	Outbound Outbound
 }
 
 // Engine loads modules and runs connectors. It is safe for concurrent use.

@@ -123,3 +123,12 @@ func (e *ScopeError) Error() string {
 
 // Unwrap returns ErrScopeNotGranted.
 func (e *ScopeError) Unwrap() error { return ErrScopeNotGranted }
+
+// ErrNoOutbound fails a no-persistent-indexing run on an engine without
+// an outbound sink (Config.Outbound): its objects would have nowhere to
+// go (engine/noindex.go).
+var ErrNoOutbound = errors.New("engine: no outbound sink for a no-persistent-indexing connection")
+
+// ErrPolicyRefused: the tenant's ingest policy refused every stream a run
+// would read (engine/policy.go); the decision is recorded and named.
+var ErrPolicyRefused = errors.New("engine: the ingest policy refused every stream")

@@ -80,7 +80,7 @@ func (r *runner) finish(ctx context.Context, cause error) (*Result, error) {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	root, count := pb.Root()
-	pred := r.ingestPredicate(hex.EncodeToString(root[:]), count)
+	pred := r.ingestPredicate(ctx, hex.EncodeToString(root[:]), count)
 	env, err := r.e.cfg.Signer.SignIngest(ctx, pred)
 	if err != nil {
 		return nil, fmt.Errorf("engine: sign receipt: %w", err)
@@ -97,7 +97,7 @@ func (r *runner) finish(ctx context.Context, cause error) (*Result, error) {
 		res.RateLimited = r.stats.RateLimited.Load()
 		r.e.metrics.rateLimited.Add(float64(res.RateLimited))
 	}
-	if r.tape != nil {
+	if r.tape != nil && !r.c.NoIndex { // engine/noindex.go: a tape holds object values
 		b, err := json.Marshal(r.tape)
 		if err != nil {
 			return nil, fmt.Errorf("engine: tape: %w", err)
@@ -129,7 +129,7 @@ func (r *runner) snapshotTypes() []string {
 	return types
 }
 
-func (r *runner) ingestPredicate(root string, count int64) receipt.Ingest {
+func (r *runner) ingestPredicate(ctx context.Context, root string, count int64) receipt.Ingest {
 	m := r.c.Module.Manifest
 	scopes := slices.Clone(r.c.Scopes)
 	sort.Strings(scopes)
@@ -159,19 +159,23 @@ func (r *runner) ingestPredicate(root string, count int64) receipt.Ingest {
 		Full:             r.run.Full,
 		StartedAt:        r.run.StartedAt.UTC().Format(time.RFC3339Nano),
 		FinishedAt:       r.run.FinishedAt.UTC().Format(time.RFC3339Nano),
-		Counts:           receipt.Counts{Read: c.Read, Created: c.Created, Updated: c.Updated, Deleted: c.Deleted, Skipped: c.Skipped, Errors: c.Errors},
+		Counts:           receipt.Counts{Read: c.Read, Created: c.Created, Updated: c.Updated, Deleted: c.Deleted, Skipped: c.Skipped, Errors: c.Errors, Dropped: c.Dropped},
 		Errors:           errs,
-		Policy:           r.policyRef(scopes),
+		Policy:           r.policyRef(ctx, scopes),
 		Payload:          receipt.PayloadRef{Root: root, Count: count, Algorithm: "rfc6962-sha256", ObjectDigest: "sluice-salted-fields-v1"},
 		CorrelationID:    r.run.CorrelationID,
 		Status:           r.run.State,
 	}
 }
 
-// policyRef is the interim policy decision: the ingest was allowed
+// policyRef names the run's recorded ingest decision (engine/policy.go).
+// Failing that, it is the interim reference: the ingest was allowed
 // because the streams' scopes were granted and the types are declared in
-// the manifest of this exact module. Its digest binds those inputs.
-func (r *runner) policyRef(scopes []string) receipt.PolicyRef {
+// the manifest of this exact module; its digest binds those inputs.
+func (r *runner) policyRef(ctx context.Context, scopes []string) receipt.PolicyRef {
+	if ref, ok := r.decisionRef(ctx); ok {
+		return ref
+	}
 	in := map[string]any{
 		"granted_scopes": scopes,
 		"module_digest":  r.c.Module.Digest,

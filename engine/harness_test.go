@@ -34,6 +34,13 @@ type rigOptions struct {
 	limits       engine.Limits
 	allowPrivate *bool
 	sleep        func(context.Context, time.Duration) error
+	outbound     engine.Outbound // no-persistent-indexing sink (privacy_test.go)
+	// signer, if set, makes the engine's signer over the rig's store
+	// (a keyring, so exports verify: privacy_test.go).
+	signer func(testing.TB, *store.DB) *receipt.Signer
+	// policies, if set, decide ingest (policy_test.go); nil is the
+	// built-in defaults.
+	policies engine.Policies
 }
 
 func newRig(t testing.TB, o rigOptions) *rig {
@@ -52,14 +59,20 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	if o.allowPrivate != nil {
 		allow = *o.allowPrivate
 	}
+	signer := receipt.NewSigner(key)
+	if o.signer != nil {
+		signer = o.signer(t, db)
+	}
 	eng, err := engine.New(engine.Config{
 		Store:                db,
-		Signer:               receipt.NewSigner(key),
+		Signer:               signer,
 		CacheDir:             filepath.Join(wasmCacheRoot(t), "wazero"),
 		Logger:               slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Limits:               o.limits,
 		AllowPrivateNetworks: allow,
 		Sleep:                o.sleep,
+		Outbound:             o.outbound,
+		Policies:             o.policies,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -127,6 +127,7 @@ func (r *runner) commit(ctx context.Context, stream string, pc *pageCall, resp p
 		r.noteError(rejectionType(rej), rej.Reason)
 	}
 	r.run.Counts.Errors += int64(len(emitted.Rejections))
+	r.run.Counts.Dropped += int64(emitted.Dropped)
 	objs := emitted.Objects
 	for i := range objs {
 		d, err := r.digester.ObjectDigest(objs[i].EntityID, objs[i].Data)
@@ -146,12 +147,18 @@ func (r *runner) commit(ctx context.Context, stream string, pc *pageCall, resp p
 		Edges:      emitted.Edges,
 		Lineage:    emitted.Lineage,
 		Deletions:  emitted.Deletions,
+		Retention:  r.c.Retention,
 	}
 	if stream != "" {
 		pg.Checkpoint = store.Checkpoint{
 			Connection: r.c.ID, Stream: stream, Kind: r.kind, RunID: r.run.ID,
 			Cursor: resp.NextCursor, Done: !resp.HasMore, Full: r.run.Full,
 			UpdatedAt: r.e.cfg.Now().UTC(),
+		}
+	}
+	if r.c.NoIndex {
+		if err := r.outbound(ctx, &pg); err != nil { // engine/noindex.go
+			return err
 		}
 	}
 	// The store adds the page's outcomes to the run's counts inside the
@@ -199,6 +206,7 @@ func (r *runner) doors(stream, export string, input []byte) (*hostfns.Call, *hos
 		Schemas: r.c.Module.schemas, Manifest: m, Stream: stream, Range: r.run.Range,
 		MaxRecords: r.e.limits.MaxRecordsPerCall, Scrub: scrub, Clock: r.e.cfg.Now,
 		Recorder: func(d string) { tc.Emits = append(tc.Emits, d) },
+		Narrow:   r.c.Fields,
 	}
 	if !recordCalls {
 		hcfg.Recorder, ecfg.Recorder = nil, nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sluicehq/sluice/guest-sdk/protocol"
 	"github.com/sluicehq/sluice/hostfns"
+	"github.com/sluicehq/sluice/policy"
 	"github.com/sluicehq/sluice/receipt"
 	"github.com/sluicehq/sluice/store"
 	"github.com/sluicehq/sluice/tape"
@@ -47,6 +48,16 @@ type Connection struct {
 	// AccountID is the remote account bound by authorize(); it goes in
 	// the receipt's source.
 	AccountID string
+	// Fields narrows the manifest's allow-list per object type (data
+	// minimisation): see hostfns.EmitConfig.Narrow.
+	Fields map[string][]string
+	// NoIndex is the no-persistent-indexing mode (engine/noindex.go):
+	// objects go to the engine's Outbound sink, never to the store.
+	NoIndex bool
+	// Retention is the retention window per object type: stored object
+	// records get a Badger TTL past it (store.Page.Retention); package
+	// retention sweeps them.
+	Retention map[string]time.Duration
 }
 
 // RunOptions tune one run. The zero value is an incremental sync of every
@@ -114,10 +125,15 @@ func (e *Engine) run(ctx context.Context, c Connection, kind string, rng *protoc
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{e: e, c: c, o: o, kind: kind, streams: streams}
+	streams, pol, err := e.decideIngest(ctx, c, streams, kind)
+	if err != nil {
+		return nil, err
+	}
+	r := &runner{e: e, c: c, o: o, kind: kind, streams: streams, policy: pol}
 	if err := r.begin(ctx, rng); err != nil {
 		return nil, err
 	}
+	r.notePolicy()
 	return r.execute(ctx)
 }
 
@@ -171,6 +187,7 @@ type runner struct {
 	metered  struct{ calls, bytes int64 } // remote calls and bytes already metered
 	calls    int                          // export calls made, for each call's seed
 	dlqItem  string                       // the dead-letter item of the failing page
+	policy   *policy.IngestResult         // the run's ingest decision (engine/policy.go)
 }
 
 // begin resumes the connection's interrupted run of this kind, or starts

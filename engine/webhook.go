@@ -139,6 +139,7 @@ func (r *runner) webhookCall(ctx context.Context, ev WebhookEvent, input []byte,
 		r.noteError(rejectionType(rej), rej.Reason)
 	}
 	r.run.Counts.Errors += int64(len(emitted.Rejections))
+	r.run.Counts.Dropped += int64(emitted.Dropped)
 	if n := len(emitted.Deletions); n > 0 {
 		// Deletions are trusted only from a complete snapshot, as for an
 		// incremental sync; the next full sync applies them.
@@ -169,6 +170,11 @@ func (r *runner) webhookCall(ctx context.Context, ev WebhookEvent, input []byte,
 	r.run.Errors = r.errorList()
 	pg := store.Page{Connection: c.ID, Run: r.run, Objects: objs, Edges: emitted.Edges, Lineage: emitted.Lineage,
 		Webhook: &store.WebhookCommit{InboxID: ev.ID, EventIDs: resp.EventIDs, TTL: ttl}}
+	if c.NoIndex {
+		if err := r.outbound(ctx, &pg); err != nil { // engine/noindex.go
+			return nil, err
+		}
+	}
 	var pr store.PageResult
 	for attempt := 0; ; attempt++ {
 		// Two events of one connection processed at once may touch the
@@ -290,6 +296,7 @@ func (r *runner) webhookDoors(input []byte) (*hostfns.Call, *hostfns.Emitter, *t
 		Schemas: r.c.Module.schemas, Manifest: &m, Stream: webhookStream,
 		MaxRecords: r.e.limits.MaxRecordsPerCall, Scrub: r.c.scrubber(), Clock: r.e.cfg.Now,
 		Recorder: func(d string) { tc.Emits = append(tc.Emits, d) },
+		Narrow:   r.c.Fields,
 	})
 	hc.Sink = sink
 	return hc, sink, tc

@@ -152,6 +152,9 @@ func (x *Exporter) Export(ctx context.Context, s Scope) (*Bundle, error) {
 	if err := x.objects(ctx, t, s.Role, runs, b); err != nil {
 		return nil, err
 	}
+	if err := addDecisions(ctx, t, runs, b); err != nil {
+		return nil, err
+	}
 	return b, nil
 }
 
@@ -163,6 +166,7 @@ type ingestRun struct {
 	omitted   []Omission
 	types     []string
 	lineage   []store.Lineage
+	decisions []string // ids of the redaction decisions behind its objects' verdicts
 }
 
 // objects discloses the objects of the runs, each under the newest run
@@ -296,9 +300,12 @@ func (x *Exporter) redact(role string, o store.Object, classes map[string]string
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		v, err := x.rules.Decide(Field{Role: role, Connector: o.Connector, ObjectType: o.Type, Name: name, Class: classes[name]})
+		v, err := x.rules.Decide(Field{Tenant: r.pred.TenantID, Role: role, Connector: o.Connector, ObjectType: o.Type, Name: name, Class: classes[name]})
 		if err != nil {
 			return err
+		}
+		if v.DecisionID != "" && !slices.Contains(r.decisions, v.DecisionID) {
+			r.decisions = append(r.decisions, v.DecisionID)
 		}
 		if !v.Redact {
 			continue

@@ -17,6 +17,8 @@ const (
 // Field is one field of one exported object, as a Rules implementation
 // sees it.
 type Field struct {
+	// Tenant is the tenant whose data is exported (its policies decide).
+	Tenant     string
 	Role       string
 	Connector  string
 	ObjectType string
@@ -32,6 +34,9 @@ type Verdict struct {
 	Redact bool
 	RuleID string // names the rule, for the redaction metadata
 	Reason string
+	// DecisionID names the recorded policy decision behind the verdict,
+	// if one was recorded (PolicyRules); the bundle lists it.
+	DecisionID string
 }
 
 // Rules decides which fields a role sees. A CEL implementation (tenant

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice/receipt"
@@ -80,7 +81,7 @@ func VerifyBundle(b *Bundle, trusted receipt.KeySet) (*Report, error) {
 	if err := checkPolicies(b, ingests); err != nil {
 		return nil, err
 	}
-	if err := checkDecisions(b); err != nil {
+	if err := checkDecisions(b, ingests); err != nil {
 		return nil, err
 	}
 	if err := checkLineage(b, ingests); err != nil {
@@ -267,10 +268,32 @@ func checkPolicies(b *Bundle, ingests map[string]receipt.Ingest) error {
 	return nil
 }
 
-func checkDecisions(b *Bundle) error {
+// checkDecisions: every decision complete and listed once, and every
+// ingest receipt whose policy reference names a decision (id "dec-…")
+// finds it in the bundle with the policy digest the receipt signs.
+func checkDecisions(b *Bundle, ingests map[string]receipt.Ingest) error {
+	byID := map[string]Decision{}
 	for i, d := range b.Decisions {
 		if d.DecisionID == "" || d.PolicyDigest == "" || d.InputDigest == "" || d.Result == "" {
 			return &VerifyError{Part: PartDecision, ID: "#" + strconv.Itoa(i), Reason: "decision_id, policy_digest, input_digest and result are required"}
+		}
+		if _, dup := byID[d.DecisionID]; dup {
+			return &VerifyError{Part: PartDecision, ID: clip(d.DecisionID), Reason: "listed twice"}
+		}
+		byID[d.DecisionID] = d
+	}
+	for _, r := range b.Receipts { // in bundle order: the first failure is named
+		id := r.ID
+		in, ok := ingests[id]
+		if !ok || !strings.HasPrefix(in.Policy.ID, decisionPrefix) {
+			continue
+		}
+		d, ok := byID[in.Policy.ID]
+		switch {
+		case !ok:
+			return &VerifyError{Part: PartDecision, ID: clip(in.Policy.ID), Receipt: clip(id), Reason: "the decision the receipt references is not in the bundle"}
+		case d.PolicyDigest != in.Policy.Digest:
+			return &VerifyError{Part: PartDecision, ID: clip(in.Policy.ID), Receipt: clip(id), Reason: "policy_digest differs from the one the receipt signs"}
 		}
 	}
 	return nil

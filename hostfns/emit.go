@@ -69,6 +69,12 @@ type EmitConfig struct {
 	// Recorder, for a tape, gets the SHA-256 (hex) of every batch exactly
 	// as the module sent it.
 	Recorder func(digest string)
+	// Narrow is the connection's data minimisation: per object type, the
+	// subset of the manifest's allow-list the tenant keeps. A type not
+	// named keeps the manifest's whole allow-list; a name outside it is
+	// ignored (it could only widen). The dropped fields are counted in
+	// Emitted.Dropped like any other field outside the allow-list.
+	Narrow map[string][]string
 }
 
 // Emitted is what an Emitter accepted since the previous Take.
@@ -107,7 +113,11 @@ type Emitter struct {
 }
 
 type objectPolicy struct {
-	fields   map[string]protocol.FieldPolicy
+	fields map[string]protocol.FieldPolicy
+	// keep is the connection's narrowed allow-list (nil = fields). The
+	// schema sees the data after the manifest's allow-list, before the
+	// narrowing, so a tenant cannot make valid objects invalid.
+	keep     map[string]protocol.FieldPolicy
 	schema   *jsonschema.Schema
 	inStream bool
 }
@@ -135,7 +145,7 @@ func NewEmitter(cfg EmitConfig) *Emitter {
 	}
 	inObj, inEdge := streamTypes(m, cfg.Stream)
 	for _, ot := range m.ObjectTypes {
-		e.objects[ot.Name] = &objectPolicy{fields: ot.Fields, schema: cfg.Schemas.lookup(ot.Name), inStream: inObj(ot.Name)}
+		e.objects[ot.Name] = &objectPolicy{fields: ot.Fields, keep: narrowFields(ot.Fields, cfg.Narrow, ot.Name), schema: cfg.Schemas.lookup(ot.Name), inStream: inObj(ot.Name)}
 	}
 	for _, et := range m.EdgeTypes {
 		e.edges[et.Name] = &edgePolicy{from: et.From, to: et.To, inStream: inEdge(et.Name)}
@@ -149,6 +159,22 @@ func NewEmitter(cfg EmitConfig) *Emitter {
 		}
 	}
 	return e
+}
+
+// narrowFields intersects a type's allow-list with the connection's
+// narrowed list for it, if any: narrowing can only remove fields.
+func narrowFields(allow map[string]protocol.FieldPolicy, narrow map[string][]string, typ string) map[string]protocol.FieldPolicy {
+	keep, ok := narrow[typ]
+	if !ok {
+		return nil
+	}
+	out := make(map[string]protocol.FieldPolicy, len(keep))
+	for _, f := range keep {
+		if p, ok := allow[f]; ok {
+			out[f] = p
+		}
+	}
+	return out
 }
 
 // streamTypes returns membership tests for the stream's object and edge
@@ -311,6 +337,14 @@ func (e *Emitter) object(out *Emitted, i int, o *wireObject, now time.Time) {
 		if err := pol.schema.Validate(data); err != nil {
 			reject(ReasonSchema, "%s", schemaReason(err))
 			return
+		}
+	}
+	if pol.keep != nil {
+		for k := range data {
+			if _, ok := pol.keep[k]; !ok {
+				delete(data, k)
+				dropped++
+			}
 		}
 	}
 	var scrubbed any = data

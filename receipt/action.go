@@ -90,6 +90,9 @@ type Preflight struct {
 	Reasons []string `json:"reasons"`
 	// Digest is "sha256:" + hex of the canonical policy inputs.
 	Digest string `json:"digest"`
+	// DecisionID names the recorded decision of the tenant's CEL action
+	// policy; absent in receipts made before policies were recorded.
+	DecisionID string `json:"decision_id,omitempty"`
 }
 
 // Redaction says which part of a run is attested by digest rather than

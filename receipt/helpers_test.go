@@ -124,7 +124,7 @@ func sampleIngest(t testing.TB) receipt.Ingest {
 		FinishedAt:       "2026-03-01T12:00:07.25Z",
 		Counts:           receipt.Counts{Read: 3, Created: 2, Updated: 1, Errors: 1},
 		Errors:           []receipt.ErrorSummary{{Type: "schema", Message: "field amount: not a number", Count: 1}},
-		Policy:           receipt.PolicyRef{ID: "pol-default", Rule: "ingest.allow.granted-scopes", Digest: hex.EncodeToString(policy[:])},
+		Policy:           receipt.PolicyRef{ID: "dec-3b1f0c2a9d8e7f60a1b2c3d4e5f60718", Rule: "tenant ingest policy (CEL): allow", Digest: "sha256:" + hex.EncodeToString(policy[:])},
 		Payload:          samplePayload(t).Ref(),
 		CorrelationID:    "corr-7f3a",
 		Status:           receipt.StatusSucceeded,

@@ -80,6 +80,11 @@ type Counts struct {
 	Deleted int64 `json:"deleted"`
 	Skipped int64 `json:"skipped"`
 	Errors  int64 `json:"errors"`
+	// Dropped counts the fields the host removed for being outside the
+	// connection's (narrowed) allow-list before anything was stored,
+	// hashed or receipted. Omitted when zero, so receipts signed before
+	// it existed keep their bytes and verify unchanged.
+	Dropped int64 `json:"dropped,omitempty"`
 }
 
 // ErrorSummary counts the errors of one type in a run.
@@ -161,6 +166,7 @@ func (p *Ingest) normalize() error {
 		{"payload.count", p.Payload.Count},
 		{"counts.read", c.Read}, {"counts.created", c.Created}, {"counts.updated", c.Updated},
 		{"counts.deleted", c.Deleted}, {"counts.skipped", c.Skipped}, {"counts.errors", c.Errors},
+		{"counts.dropped", c.Dropped},
 	}
 	for i, e := range p.Errors {
 		counts = append(counts, namedCount{fmt.Sprintf("errors[%d].count", i), e.Count})

@@ -106,6 +106,9 @@ type Preflight struct {
 	RequiredApprovals int      `json:"required_approvals"`
 	Reasons           []string `json:"reasons,omitempty"`
 	Digest            string   `json:"digest"`
+	// DecisionID names the recorded decision of the tenant's CEL action
+	// policy (package policy).
+	DecisionID string `json:"decision_id,omitempty"`
 }
 
 // ActionPolicy is a tenant's rules for actions. The zero value requires

@@ -66,9 +66,16 @@ type Connection struct {
 	// Interval is the period of scheduled syncs; zero means none.
 	Interval time.Duration `json:"interval,omitempty"`
 	// PersistentIndexing overrides the manifest's flag; nil keeps it.
-	PersistentIndexing *bool     `json:"persistent_indexing,omitempty"`
-	CreatedAt          time.Time `json:"created_at"`
-	UpdatedAt          time.Time `json:"updated_at"`
+	PersistentIndexing *bool `json:"persistent_indexing,omitempty"`
+	// Fields narrows the manifest's allow-list per object type (data
+	// minimisation, store/minimise.go); a type not named keeps the
+	// manifest's list. Package connections checks it is a subset.
+	Fields map[string][]string `json:"fields,omitempty"`
+	// RetentionDays overrides the manifest's retention_days per object
+	// type (0 = keep until deleted); package retention purges by it.
+	RetentionDays map[string]int `json:"retention_days,omitempty"`
+	CreatedAt     time.Time      `json:"created_at"`
+	UpdatedAt     time.Time      `json:"updated_at"`
 }
 
 // AccountBinding says which tenant holds a remote account of a connector.
@@ -132,6 +139,16 @@ func (t *Tenant) validateConnection(c *Connection) error {
 	for i, s := range c.Scopes {
 		if err := checkLen(fmt.Sprintf("connection.scopes[%d]", i), s, maxNameLen); err != nil {
 			return err
+		}
+	}
+	for typ, fields := range c.Fields {
+		if err := checkLen("connection.fields", typ, maxNameLen); err != nil {
+			return err
+		}
+		for i, f := range fields {
+			if err := checkLen(fmt.Sprintf("connection.fields.%s[%d]", typ, i), f, maxNameLen); err != nil {
+				return err
+			}
 		}
 	}
 	n := 0

@@ -71,6 +71,10 @@
 //	ad/{nanos}/{run}                  action due index: value "inverse" (revoke an expired grant) or
 //	                                  "expire" (a pending approval times out), as a JSON string.
 //	ap/policy                         ActionPolicy, JSON: required approvers, denied actions.
+//	pol/{kind}                        TenantPolicy, JSON: the tenant's CEL expression for a policy kind
+//	                                  (ingest, action, redaction) replacing its default (store/policies.go).
+//	dec/{decision}                    PolicyDecision, JSON: one recorded policy evaluation; ids are content
+//	                                  addressed, the first write wins.
 //	ev/{conn}/{control}/{nanos}/{id}  Evidence of a verify check, JSON (store/evidence.go); {nanos} StartedAt.
 //	cks/{conn}/{check}                CheckSchedule, JSON.
 //	ckd/{nanos}/{conn}/{check}        check schedule due index ({nanos} NextAt), empty.
@@ -86,6 +90,9 @@
 //	p/hook/{hook}                     webhook hook id → tenant and connection (store/webhooks.go)
 //	p/sk/k/{key id}, p/sk/active      receipt signing keyring: public keys, KMS-wrapped private keys,
 //	                                  the active key id (store/signingkeys.go)
+//	p/cert/c/{id}/{version}, p/cert/r/{id}/{version}
+//	                                  marketplace certification of a version and its conformance
+//	                                  report (store/certification.go)
 //
 // testdata/golden/{kind}.txt pins the exact keys and values of every
 // kind; run the tests with -update after an intended format change.

@@ -21,6 +21,7 @@ var allKinds = []string{
 	kRunActive, kManifest, kStaged, kSweep, kReceipt, kTape, kSecret, kKey,
 	kDLQItem, kDLQConn, kDLQTape, kDLQRemoval,
 	kActionRun, kActionRunConn, kActionIdem, kActionDue, kActionPolicy, kEvidence, kCheckSched, kCheckDue,
+	kPolicy, kDecision,
 }
 
 // writeGoldenScenario writes a fixed set of records covering every kind.
@@ -72,6 +73,7 @@ func writeGoldenScenario(t *testing.T, db *DB) {
 	mustNil(t, tn.PutKey(ctx, "salt", []byte("k-32-bytes-of-key-material-here!")))
 	writeDLQGolden(t, tn)
 	writeActionsGolden(t, tn)
+	writePoliciesGolden(t, tn)
 }
 
 func TestGolden(t *testing.T) {

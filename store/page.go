@@ -37,6 +37,14 @@ type Page struct {
 	// Webhook, if set, finishes the processing of one webhook inbox
 	// event in the same transaction (see WebhookCommit).
 	Webhook *WebhookCommit
+	// NoIndex is the no-persistent-indexing mode (store/noindex.go):
+	// of each object only its payload-manifest entry is written, and
+	// edges and deletions are not kept; lineage is.
+	NoIndex bool
+	// Retention is the retention window per object type: each object
+	// record written gets a Badger TTL of the window plus RetentionGrace
+	// (store/retention.go). A type not named has no TTL.
+	Retention map[string]time.Duration
 }
 
 // Outcome is what CommitPage did with one object.
@@ -107,7 +115,7 @@ func (t *Tenant) CommitPage(ctx context.Context, p Page) (PageResult, error) {
 	}
 	res := PageResult{Outcomes: make([]Outcome, len(p.Objects))}
 	err := t.db.update("commit page", func(txn *badger.Txn) error {
-		w := pageWriter{t: t, txn: txn, conn: p.Connection, run: p.Run.ID}
+		w := pageWriter{t: t, txn: txn, conn: p.Connection, run: p.Run.ID, ttl: p.Retention}
 		w.enc = json.NewEncoder(&w.a)
 		w.enc.SetEscapeHTML(false)
 		if p.Webhook != nil {
@@ -116,6 +124,13 @@ func (t *Tenant) CommitPage(ctx context.Context, p Page) (PageResult, error) {
 			}
 		}
 		for i := range p.Objects {
+			if p.NoIndex {
+				res.Outcomes[i] = OutcomeCreated
+				if err := w.digestOnly(p.Objects[i]); err != nil {
+					return inField("objects", i, err)
+				}
+				continue
+			}
 			out, err := w.object(p.Objects[i])
 			if err != nil {
 				return inField("objects", i, err)
@@ -123,6 +138,9 @@ func (t *Tenant) CommitPage(ctx context.Context, p Page) (PageResult, error) {
 			res.Outcomes[i] = out
 		}
 		for i := range p.Edges {
+			if p.NoIndex {
+				break
+			}
 			if err := w.edge(p.Edges[i]); err != nil {
 				return inField("edges", i, err)
 			}
@@ -133,6 +151,9 @@ func (t *Tenant) CommitPage(ctx context.Context, p Page) (PageResult, error) {
 			}
 		}
 		for _, e := range p.Deletions {
+			if p.NoIndex {
+				break
+			}
 			if err := txn.Set(w.a.key(t.prefix, kStaged, w.run, e), nil); err != nil {
 				return err
 			}
@@ -197,8 +218,9 @@ type pageWriter struct {
 	compact   bytes.Buffer // scratch for appendObject
 	// unchanged and knownEdges let lineage record changes, not every
 	// re-observation: a re-sync of unchanged data adds no lineage.
-	unchanged  map[string]struct{} // entity ids whose object was skipped
-	knownEdges map[string]struct{} // from \x00 type \x00 to-source of edges already stored
+	unchanged  map[string]struct{}      // entity ids whose object was skipped
+	knownEdges map[string]struct{}      // from \x00 type \x00 to-source of edges already stored
+	ttl        map[string]time.Duration // Page.Retention
 }
 
 // setObject encodes o with appendObject into the arena and sets it.
@@ -214,6 +236,9 @@ func (w *pageWriter) setObject(key []byte, o *Object) error {
 	}
 	v := w.a.alloc(len(w.buf))
 	copy(v, w.buf)
+	if d := w.ttl[o.Type]; d > 0 {
+		return w.txn.SetEntry(badger.NewEntry(key, v).WithTTL(d + RetentionGrace))
+	}
 	return w.txn.Set(key, v)
 }
 

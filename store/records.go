@@ -116,6 +116,10 @@ type Counts struct {
 	Deleted int64 `json:"deleted"`
 	Skipped int64 `json:"skipped"`
 	Errors  int64 `json:"errors"`
+	// Dropped counts the fields the host removed for being outside the
+	// (narrowed) allow-list; omitted when zero, so older records keep
+	// their bytes.
+	Dropped int64 `json:"dropped,omitempty"`
 }
 
 // RunError counts the errors of one type in a run.

@@ -33,7 +33,7 @@ const (
 var (
 	readScopes = []string{ScopeAccountRead, ScopeUsersRead, ScopeGroupsRead, ScopeMembershipsRead}
 	allScopes  = []string{ScopeAccountRead, ScopeUsersRead, ScopeGroupsRead, ScopeMembershipsRead,
-		ScopeUsersWrite, ScopeGroupsWrite, ScopeComplianceRead}
+		ScopeUsersWrite, ScopeGroupsWrite, ScopeComplianceRead, ScopeTicketsRead}
 )
 
 const (

@@ -43,6 +43,10 @@
 //	GET  /api/v1/compliance/mfa         scope compliance:read; MFAReport
 //	GET  /api/v1/compliance/admins      scope compliance:read; AdminReport (admins' last sign-in)
 //	GET  /api/v1/compliance/password-policy  scope compliance:read; PasswordPolicy
+//	GET  /api/v1/tickets                scope tickets:read; limit, cursor, updated_since
+//	GET  /api/v1/tickets/{id}           scope tickets:read
+//	GET  /api/v1/tickets/{id}/comments  scope tickets:read; limit, cursor (one ticket's comments)
+//	GET  /api/v1/comments               scope tickets:read; limit, cursor, updated_since (every comment)
 //
 // Everything under /api/v1 except health needs "Authorization: Bearer X"
 // where X is an unexpired OAuth2 access token or the API key (which carries
@@ -69,6 +73,9 @@
 //	DELETE /_sandbox/users/{id}         delete a user, bumps updated_at
 //	GET    /_sandbox/changes            {"data":[Change…]}: the write API's changes, oldest first
 //	POST   /_sandbox/webhooks           subscribe (SubscribeRequest as JSON)
+//	POST   /_sandbox/tickets            open a ticket (NewTicket as JSON)
+//	POST   /_sandbox/tickets/{id}       patch a ticket (subject, status, priority, assignee_id)
+//	POST   /_sandbox/tickets/{id}/comments  add a comment (NewComment as JSON)
 //	GET    /_sandbox/webhooks           DeliveryStats
 //
 // # Writes, changes and webhooks
@@ -90,6 +97,18 @@
 // and deliberate re-deliveries of a message (same webhook-id), retry
 // failures with backoff honouring Retry-After, and Emit pushes
 // handcrafted events.
+//
+// # Tickets
+//
+// A second API, a help desk, for the ingest-only tickets example: one
+// ticket ("t-000001"…) per two users, requested by a generated user, and
+// 0–3 comments per ticket ("c-00000001"…; added ones "c-n000001"…),
+// generated from the seed like the directory. tickets:read is not a
+// default scope: a token request names it. CreateTicket, UpdateTicket and
+// AddComment (or the control plane) stamp their records like every
+// mutation and send ticket.created, ticket.updated and comment.created
+// events (data: the ticket or the comment) through the same webhook
+// sender. See tickets.go.
 //
 // The control plane needs no credentials and answers only clients whose
 // address is loopback; Start refuses to listen anywhere but loopback.

@@ -91,3 +91,23 @@ var (
 	// not JSON.
 	ErrInvalidEvent = errors.New("sandbox: invalid event")
 )
+
+// Errors of the ticket API (tickets.go).
+var (
+	// ErrUnknownTicket: no ticket has this id.
+	ErrUnknownTicket = errors.New("sandbox: unknown ticket")
+	// ErrInvalidTicket: a new ticket, ticket patch or comment has a
+	// missing, unknown or malformed field.
+	ErrInvalidTicket = errors.New("sandbox: invalid ticket")
+)
+
+// TicketError names the ticket an UpdateTicket or AddComment call could
+// not find. It unwraps to ErrUnknownTicket.
+type TicketError struct {
+	ID  string
+	Err error
+}
+
+func (e *TicketError) Error() string { return fmt.Sprintf("%v: %q", e.Err, e.ID) }
+
+func (e *TicketError) Unwrap() error { return e.Err }

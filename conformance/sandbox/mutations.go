@@ -68,6 +68,7 @@ func (s *Server) Reset() {
 	clear(s.mutated)
 	s.mutatedIdx = s.mutatedIdx[:0]
 	s.writes.reset()
+	s.tickets.reset()
 	s.mu.Unlock()
 	s.faults.set(Faults{})
 }

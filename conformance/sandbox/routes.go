@@ -40,6 +40,7 @@ func (s *Server) routes() http.Handler {
 			r.With(requireScope(ScopeComplianceRead)).Get("/api/v1/compliance/password-policy", s.handlePasswordPolicy)
 			r.With(requireScope(ScopeComplianceRead)).Get("/api/v1/compliance/mfa", s.handleMFA)
 			r.With(requireScope(ScopeComplianceRead)).Get("/api/v1/compliance/admins", s.handleAdmins)
+			s.ticketRoutes(r)
 		})
 	})
 
@@ -54,6 +55,7 @@ func (s *Server) routes() http.Handler {
 		r.Get("/_sandbox/changes", s.handleGetChanges)
 		r.Get("/_sandbox/webhooks", s.handleGetWebhooks)
 		r.Post("/_sandbox/webhooks", s.handleSubscribe)
+		s.ticketControlRoutes(r)
 	})
 	return r
 }

@@ -33,6 +33,7 @@ type Server struct {
 
 	compliance complianceState // the tenant's security settings (compliance.go)
 	hooks      webhookSender   // subscriptions and deliveries (webhooks.go)
+	tickets    ticketState     // tickets and comments changed since the seed (tickets.go)
 
 	tokens   tokenStore
 	grants   grantStore // authorization codes and refresh tokens (authorize.go)

@@ -52,7 +52,8 @@ const (
 //
 // where data is the user (as GET /api/v1/users/{id} serves it; the
 // tombstone for user.deleted) or the membership (as listed by
-// /api/v1/memberships).
+// /api/v1/memberships), or for ticket.created, ticket.updated and
+// comment.created the ticket or the comment (tickets.go).
 type Event struct {
 	ID         string          `json:"id"`
 	Type       string          `json:"type"`

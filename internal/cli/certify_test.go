@@ -10,9 +10,9 @@ import (
 )
 
 // certify against a live sandbox URL: the directory example reaches
-// Silver (exit 0), prints a plain line per check when not on a terminal,
+// Gold (exit 0), prints a plain line per check when not on a terminal,
 // and writes the JSON and HTML reports.
-func TestCertifyDirectoryReachesSilver(t *testing.T) {
+func TestCertifyDirectoryReachesGold(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole suite")
 	}
@@ -21,11 +21,11 @@ func TestCertifyDirectoryReachesSilver(t *testing.T) {
 	dir := t.TempDir()
 	out, html := filepath.Join(dir, "report.json"), filepath.Join(dir, "report.html")
 	code, stdout, stderr := run(t, "certify", "--module", module, "--manifest", manifest, "--sandbox-url", base,
-		"--level", "silver", "--out", out, "--html", html, "--call-timeout", "60s")
+		"--level", "gold", "--out", out, "--html", html, "--call-timeout", "60s")
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
-	for _, want := range []string{"pass correctness.ingest", "pass security.secrets", "reached silver (asked silver)"} {
+	for _, want := range []string{"pass correctness.ingest", "pass security.secrets", "pass privacy.retention", "reached gold (asked gold)"} {
 		if !strings.Contains(strings.Join(strings.Fields(stdout), " "), want) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)
 		}
@@ -34,7 +34,7 @@ func TestCertifyDirectoryReachesSilver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Reached != report.Silver || !rep.Passed || rep.Mode != "live" || rep.Connector != "directory" {
+	if rep.Reached != report.Gold || !rep.Passed || rep.Mode != "live" || rep.Connector != "directory" {
 		t.Fatalf("report: reached %s passed %v mode %s connector %s", rep.Reached, rep.Passed, rep.Mode, rep.Connector)
 	}
 	h := string(mustRead(t, html))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluicehq/sluice/export"
 	"github.com/sluicehq/sluice/guest-sdk/protocol"
+	"github.com/sluicehq/sluice/policy"
 	"github.com/sluicehq/sluice/receipt"
 	"github.com/sluicehq/sluice/store"
 )
@@ -58,7 +59,8 @@ Check it offline with 'sluice export verify'.`,
 			if _, err := openKeyring(c.Context(), data, db, nil); err != nil {
 				return err
 			}
-			x, err := export.New(export.Config{Store: db, Classes: export.Chain(export.ManifestClasses(ms...), export.RegistryClasses(db))})
+			x, err := export.New(export.Config{Store: db, Classes: export.Chain(export.ManifestClasses(ms...), export.RegistryClasses(db)),
+				Rules: export.PolicyRules{Store: db, Policies: policy.New(policy.Config{})}}) // the tenant's CEL redaction policy
 			if err != nil {
 				return err
 			}

@@ -152,6 +152,8 @@ func verifyReceipt(envelope []byte, keys receipt.KeySet) error {
 		_, err = v.Action()
 	case receipt.PredicateCheck:
 		_, err = v.Check()
+	case receipt.PredicatePurge:
+		_, err = v.Purge()
 	}
 	return err
 }

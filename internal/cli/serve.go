@@ -18,6 +18,7 @@ import (
 
 	"github.com/sluicehq/sluice/actions"
 	"github.com/sluicehq/sluice/api"
+	"github.com/sluicehq/sluice/conformance"
 	"github.com/sluicehq/sluice/connections"
 	"github.com/sluicehq/sluice/dlq"
 	"github.com/sluicehq/sluice/export"
@@ -25,7 +26,10 @@ import (
 	"github.com/sluicehq/sluice/internal/runs"
 	"github.com/sluicehq/sluice/kms/awskms"
 	"github.com/sluicehq/sluice/kms/local"
+	"github.com/sluicehq/sluice/marketplace"
+	"github.com/sluicehq/sluice/policy"
 	"github.com/sluicehq/sluice/registry"
+	"github.com/sluicehq/sluice/retention"
 	"github.com/sluicehq/sluice/secrets"
 	"github.com/sluicehq/sluice/webhooks"
 )
@@ -47,6 +51,15 @@ type serveOptions struct {
 	kms             string
 	aws             awskms.Config
 	trace           traceFlags
+	// certify configures marketplace submissions (package marketplace).
+	certifySandboxURL string
+	certifyTimeout    time.Duration
+	// retention: the sweeper's period, the tape and DLQ windows (0 =
+	// keep), and the no-persistent-indexing file sink.
+	retentionInterval time.Duration
+	tapeRetention     time.Duration
+	dlqRetention      time.Duration
+	outboundDir       string
 }
 
 func newServeCmd() *cobra.Command {
@@ -73,7 +86,7 @@ within --shutdown-timeout, then closes the engine and the store.`,
 	f.BoolVar(&o.allowPrivate, "allow-private", false, "let connectors reach loopback and private networks (tests, the sandbox)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log at debug level (same as --log-level debug)")
 	f.StringVar(&o.logFormat, "log-format", "auto", "log format: auto (text on a terminal, JSON otherwise), json or text")
-	f.StringVar(&o.logLevel, "log-level", "info", `log levels: a default, then component=level pairs, e.g. "warn,engine=debug" (components: api, engine, registry, secrets, connections, runs, webhooks, actions, checks, dlq)`)
+	f.StringVar(&o.logLevel, "log-level", "info", `log levels: a default, then component=level pairs, e.g. "warn,engine=debug" (components: api, engine, registry, secrets, connections, runs, webhooks, actions, dlq, export, retention, marketplace)`)
 	f.StringVar(&o.adminKeyFile, "admin-key-file", "", "on first start, write the admin key to this file (mode 0600) instead of printing it")
 	f.StringVar(&o.baseURL, "base-url", "", "the API's external URL, for OAuth redirect URIs (default http://<request host>)")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on shutdown")
@@ -85,6 +98,12 @@ within --shutdown-timeout, then closes the engine and the store.`,
 	f.StringVar(&o.aws.KeyID, "kms-key-id", "", "with --kms awskms: the symmetric key (id, ARN or alias/…)")
 	f.StringVar(&o.aws.Region, "kms-region", "", "with --kms awskms: the region (default: the AWS SDK's)")
 	f.StringVar(&o.aws.Endpoint, "kms-endpoint", "", "with --kms awskms: a KMS endpoint URL (VPC endpoint, local KMS)")
+	f.StringVar(&o.certifySandboxURL, "certify-sandbox-url", "", "the sample tenant of marketplace submissions: a running sandbox remote (default: an in-process sandbox on 127.0.0.1 per submission)")
+	f.DurationVar(&o.certifyTimeout, "certify-timeout", marketplace.DefaultTimeout, "how long one marketplace submission may run")
+	f.DurationVar(&o.retentionInterval, "retention-interval", time.Hour, "period of the retention sweep (objects past their window, tapes, DLQ items)")
+	f.DurationVar(&o.tapeRetention, "tape-retention", 0, "drop run tapes older than this (0 keeps them)")
+	f.DurationVar(&o.dlqRetention, "dlq-retention", 0, "drop dead-letter items whose last failure is older than this (0 keeps them)")
+	f.StringVar(&o.outboundDir, "outbound-dir", "", "also append objects of no-persistent-indexing connections to DIR/{tenant}/{connection}.ndjson")
 	o.trace.register(c)
 	return c
 }
@@ -155,7 +174,7 @@ func runServe(ctx context.Context, out, errw io.Writer, o serveOptions) (err err
 	if err != nil {
 		return err
 	}
-	h, err := openHome(o.data, homeOptions{wrap: wrap, allowPrivate: o.allowPrivate, logger: logs.For(logger, "engine"), registerer: reg, tracer: tp})
+	h, err := openHome(o.data, homeOptions{wrap: wrap, allowPrivate: o.allowPrivate, logger: logs.For(logger, "engine"), registerer: reg, tracer: tp, outboundDir: o.outboundDir})
 	if err != nil {
 		return err
 	}
@@ -201,6 +220,18 @@ func runServe(ctx context.Context, out, errw io.Writer, o serveOptions) (err err
 		return err
 	}
 	defer func() { _ = b.actions.Shutdown(context.WithoutCancel(ctx)) }()
+	// The retention sweeper purges expired objects (signing purge
+	// receipts), tapes and DLQ items; it stops before the store.
+	sweeper, err := retention.New(retention.Config{Store: h.db, Signer: h.keys.Signer(), Interval: o.retentionInterval,
+		TapeRetention: o.tapeRetention, DLQRetention: o.dlqRetention, Logger: logs.For(logger, "retention")})
+	if err != nil {
+		return err
+	}
+	if err := sweeper.Start(schedCtx); err != nil {
+		return err
+	}
+	defer func() { _ = sweeper.Shutdown(context.WithoutCancel(ctx)) }()
+	cfg.Streams = h.outbound
 	srv, err := api.New(cfg)
 	if err != nil {
 		return err
@@ -218,6 +249,7 @@ func runServe(ctx context.Context, out, errw io.Writer, o serveOptions) (err err
 		IdleTimeout:  2 * time.Minute,
 		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	hs.RegisterOnShutdown(h.outbound.Close) // ends open GET …/stream responses, which Shutdown would wait on
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	fmt.Fprintf(out, "sluice API on http://%s (data %s)\n", ln.Addr(), o.data)
@@ -229,6 +261,7 @@ func runServe(ctx context.Context, out, errw io.Writer, o serveOptions) (err err
 			_ = svc.Shutdown(context.WithoutCancel(ctx))
 			return err
 		}
+		defer certifyDemo(ctx, b.marketplace, b.registry, o.demoManifest, logs.For(logger, "marketplace"))()
 	}
 
 	select {
@@ -278,6 +311,7 @@ type backends struct {
 	runs        *runs.Service
 	webhooks    *webhooks.Service
 	actions     *actions.Service
+	marketplace *marketplace.Service
 }
 
 func wireBackends(ctx context.Context, h *home, o serveOptions, logger *slog.Logger, promReg prometheus.Registerer, cfg *api.Config) (*backends, error) {
@@ -311,7 +345,9 @@ func wireBackends(ctx context.Context, h *home, o serveOptions, logger *slog.Log
 	cfg.Connections = svc.Connections(api.ConnectionsBackend(mgr))
 	cfg.Scheduler = svc
 	cfg.HostStats = svc
-	if cfg.Exports, err = export.New(export.Config{Store: h.db, Logger: logs.For(logger, "export")}); err != nil {
+	pols := policy.New(policy.Config{}) // tenant CEL policies: API, action preflight, export redaction
+	cfg.Policies = pols
+	if cfg.Exports, err = export.New(export.Config{Store: h.db, Rules: export.PolicyRules{Store: h.db, Policies: pols}, Logger: logs.For(logger, "export")}); err != nil {
 		return nil, err
 	}
 	cfg.SigningKeys = h.keys
@@ -328,12 +364,20 @@ func wireBackends(ctx context.Context, h *home, o serveOptions, logger *slog.Log
 	}
 	cfg.DLQ = dead
 	act, err := actions.New(actions.Config{Store: h.db, Engine: h.engine, Connections: mgr, Signer: h.keys.Signer(),
-		Logger: logs.For(logger, "actions"), Registerer: promReg})
+		Logger: logs.For(logger, "actions"), Registerer: promReg, Policies: pols})
 	if err != nil {
 		return nil, err
 	}
 	cfg.Actions = act
-	return &backends{registry: reg, connections: mgr, runs: svc, webhooks: hooks, actions: act}, nil
+	// Submissions certify with their own engine and Badger in a temporary
+	// folder (package conformance); compiled code is cached under the data folder.
+	mkt, err := marketplace.New(marketplace.Config{Store: h.db, Registry: reg, SandboxURL: o.certifySandboxURL, Timeout: o.certifyTimeout,
+		Options: []conformance.Option{conformance.WithCacheDir(filepath.Join(h.dir, "cache", "certify"))}, Logger: logs.For(logger, "marketplace")})
+	if err != nil {
+		return nil, err
+	}
+	cfg.Marketplace = mkt
+	return &backends{registry: reg, connections: mgr, runs: svc, webhooks: hooks, actions: act, marketplace: mkt}, nil
 }
 
 // announceAdminKey bootstraps the first admin key of an empty store and

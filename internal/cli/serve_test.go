@@ -135,8 +135,8 @@ func TestServeBootstrapsServesAndShutsDownGracefully(t *testing.T) {
 	if code, body := get(t, s.base+"/v1/connectors", key); code != 200 || !strings.Contains(body, `"items":[]`) {
 		t.Fatalf("connectors from the registry: %d %s", code, body)
 	}
-	if code, body := get(t, s.base+"/v1/tenants/acme/connections/c1/runs", key); code != 200 || !strings.Contains(body, `"items":[]`) {
-		t.Fatalf("runs from the scheduler: %d %s, want 200 and no runs", code, body)
+	if code, body := get(t, s.base+"/v1/tenants/acme/connections/c1/runs", key); code != 404 || !strings.Contains(body, "path.connection") {
+		t.Fatalf("runs of a connection that does not exist: %d %s, want 404 naming it", code, body)
 	}
 	if code, body := get(t, s.base+"/metrics", ""); code != 200 || !strings.Contains(body, "go_goroutines") || !strings.Contains(body, "sluice_http_requests_total") {
 		t.Fatalf("metrics: %d", code)

@@ -19,6 +19,8 @@ import (
 	"github.com/sluicehq/sluice/keyring"
 	"github.com/sluicehq/sluice/kms/local"
 	"github.com/sluicehq/sluice/manifest"
+	"github.com/sluicehq/sluice/outbound"
+	"github.com/sluicehq/sluice/policy"
 	"github.com/sluicehq/sluice/store"
 )
 
@@ -29,6 +31,9 @@ type home struct {
 	db     *store.DB
 	keys   *keyring.Ring // receipt signing keys; the engine signs with the active one
 	engine *engine.Engine
+	// outbound is the sink of no-persistent-indexing connections: the
+	// API's GET …/stream and, with homeOptions.outboundDir, NDJSON files.
+	outbound *outbound.Hub
 }
 
 type homeOptions struct {
@@ -37,6 +42,7 @@ type homeOptions struct {
 	registerer   prometheus.Registerer // engine metrics; nil registers none
 	wrap         keyring.KMS           // wraps the signing keys; nil is the local KMS key file
 	tracer       trace.TracerProvider  // engine spans; nil is the noop provider
+	outboundDir  string                // file sink of no-persistent-indexing objects; "" = streams only
 }
 
 // keyPath is the signing key file of data folders made before the
@@ -86,7 +92,9 @@ func openHome(dir string, o homeOptions) (*home, error) {
 		db.Close()
 		return nil, err
 	}
+	hub := outbound.New(outbound.Config{FileDir: o.outboundDir})
 	eng, err := engine.New(engine.Config{
+		Outbound:             hub,
 		Store:                db,
 		Signer:               ring.Signer(),
 		CacheDir:             filepath.Join(dir, "cache", "wazero"),
@@ -94,12 +102,13 @@ func openHome(dir string, o homeOptions) (*home, error) {
 		AllowPrivateNetworks: o.allowPrivate,
 		Registerer:           o.registerer,
 		TracerProvider:       o.tracer,
+		Policies:             policy.New(policy.Config{}), // the tenants' CEL ingest policies
 	})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &home{dir: dir, db: db, keys: ring, engine: eng}, nil
+	return &home{dir: dir, db: db, keys: ring, engine: eng, outbound: hub}, nil
 }
 
 func (h *home) close(ctx context.Context) error {

@@ -114,8 +114,14 @@ func (s *Service) Backfill(ctx context.Context, t *store.Tenant, connection stri
 }
 
 // Runs lists the connection's queued jobs, then its stored runs, newest
-// first.
+// first. A connection that does not exist is store.ErrNotFound, like on
+// every other connection route; the check reads the store record, not
+// the engine's view, so a disabled (or pending) connection still shows
+// its history.
 func (s *Service) Runs(ctx context.Context, t *store.Tenant, connection string, limit int) ([]store.Run, error) {
+	if _, err := t.Connection(ctx, connection); err != nil {
+		return nil, err
+	}
 	var out []store.Run
 	for _, js := range s.sched.Jobs(t.ID()) {
 		if js.Job.Connection == connection && js.Status == scheduler.Queued {

@@ -21,6 +21,9 @@ type Options struct {
 	// IgnoreRange makes backfill list users without the range filter and
 	// emit every one of them.
 	IgnoreRange bool
+	// EventID, when set, rewrites the event id the webhook export
+	// answers (the key of the host's de-duplication).
+	EventID func(id string) string
 }
 
 // New returns the base connector for the manifest (connector.json bytes).
@@ -41,6 +44,7 @@ func New(manifest []byte, opts Options) sdk.Connector {
 		Sync:      b.sync,
 		Backfill:  b.backfill,
 		Health:    b.health,
+		Webhook:   b.webhook,
 	}
 }
 

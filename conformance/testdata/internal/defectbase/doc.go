@@ -7,5 +7,7 @@
 // the directory example connector, but simply: the cursor is the
 // remote's own page cursor, every sync is a snapshot, and discover
 // answers from the defect's embedded connector.json, so the two agree by
-// construction.
+// construction. Its webhook export handles the directory's events
+// correctly (it answers the event's id), so only a defect that hooks it
+// (Options.EventID) fails the redelivery check.
 package defectbase

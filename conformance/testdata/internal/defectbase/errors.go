@@ -9,3 +9,6 @@ var (
 	ErrStream   = errors.New("defectbase: unknown stream")
 	ErrRange    = errors.New("defectbase: bad backfill range")
 )
+
+// ErrEvent: a webhook body that is not a sandbox directory event.
+var ErrEvent = errors.New("defectbase: not a directory webhook event")
