@@ -131,7 +131,12 @@ func (s *Server) listDLQ(w http.ResponseWriter, r *http.Request) {
 
 // item loads the path's item and checks that it belongs to the path's
 // connection: an item of another connection is as missing as none.
-func (s *Server) dlqItem(r *http.Request, q DLQ) (store.DLQItem, error) {
+// It answers 501 first when the backend is not wired.
+func (s *Server) dlqItem(r *http.Request) (DLQ, store.DLQItem, error) {
+	q, err := s.dlqOrErr()
+	if err != nil {
+		return nil, store.DLQItem{}, err
+	}
 	it, err := q.Get(r.Context(), tenantFrom(r.Context()), param(r, "item"))
 	if err == nil && it.Connection != param(r, "connection") {
 		err = store.ErrNotFound
@@ -139,16 +144,11 @@ func (s *Server) dlqItem(r *http.Request, q DLQ) (store.DLQItem, error) {
 	if errors.Is(err, store.ErrInvalid) { // a malformed id names nothing that could exist
 		err = store.ErrNotFound
 	}
-	return it, pathNotFound(err, "path.item")
+	return q, it, pathNotFound(err, "path.item")
 }
 
 func (s *Server) getDLQItem(w http.ResponseWriter, r *http.Request) {
-	q, err := s.dlqOrErr()
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	it, err := s.dlqItem(r, q)
+	_, it, err := s.dlqItem(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -163,12 +163,7 @@ func (s *Server) getDLQItem(w http.ResponseWriter, r *http.Request) {
 // (reviewers, platform admins) are logged: a tape holds no secret but
 // does hold what the remote answered.
 func (s *Server) getDLQTape(w http.ResponseWriter, r *http.Request) {
-	q, err := s.dlqOrErr()
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	it, err := s.dlqItem(r, q)
+	q, it, err := s.dlqItem(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -209,7 +204,7 @@ func (s *Server) replayDLQItem(w http.ResponseWriter, r *http.Request) {
 			FieldError{Field: "body.mode", Message: "live replay changes tenant data; it needs an admin or tenant_admin key"}))
 		return
 	}
-	it, err := s.dlqItem(r, q)
+	_, it, err := s.dlqItem(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -223,12 +218,7 @@ func (s *Server) replayDLQItem(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteDLQItem(w http.ResponseWriter, r *http.Request) {
-	q, err := s.dlqOrErr()
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	it, err := s.dlqItem(r, q)
+	q, it, err := s.dlqItem(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
