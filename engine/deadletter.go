@@ -63,7 +63,7 @@ func (r *runner) deadLetter(ctx context.Context, pc *pageCall, cause error) {
 		tc.Error = scrub.String(cause.Error())
 	}
 	tp := tape.Tape{Version: tape.FormatVersion, RunID: r.run.ID, Connector: m.ID, ConnectorVersion: m.Version,
-		ModuleDigest: r.c.Module.Digest, Clock: tc.Clock, Seed: tc.Seed, Manifest: r.manifestJSON(),
+		ModuleDigest: r.c.Module.Digest, Clock: tc.Clock, Seed: tc.Seed, Manifest: r.manifestJSON(), Fields: r.c.Fields,
 		Calls: []tape.Call{tc}}
 	tb, err := json.Marshal(&tp)
 	if err != nil {

@@ -88,6 +88,8 @@ func (r *runner) invoke(ctx context.Context, stream, export string, input []byte
 	out, callErr := sess.call(ctx, hc, export, input)
 	wasm := time.Since(began)
 	pc := &pageCall{export: export, out: out, err: callErr, emitted: sink.Take(), tc: tc}
+	// The tape keeps no value the store may not (see hostfns.Drops).
+	sink.Drops().Call(tc)
 	r.meter(ctx, int64(pc.emitted.Read), wasm, false)
 	tc.Output = digestHex(out)
 	if callErr != nil {
@@ -123,10 +125,7 @@ func (r *runner) pageOutput(export string, pc *pageCall) (protocol.SyncResponse,
 // stream (none if stream is ""), in one transaction.
 func (r *runner) commit(ctx context.Context, stream string, pc *pageCall, resp protocol.SyncResponse) error {
 	emitted := pc.emitted
-	for _, rej := range emitted.Rejections {
-		r.noteError(rejectionType(rej), rej.Reason)
-	}
-	r.run.Counts.Errors += int64(len(emitted.Rejections))
+	r.noteRejections(emitted.Rejections)
 	r.run.Counts.Dropped += int64(emitted.Dropped)
 	objs := emitted.Objects
 	for i := range objs {
@@ -185,7 +184,7 @@ func (r *runner) doors(stream, export string, input []byte) (*hostfns.Call, *hos
 	m := r.c.Module.Manifest
 	scrub := r.c.scrubber()
 	// A secret pasted into config must not reach the tape.
-	tc := &tape.Call{Export: export, Input: json.RawMessage(scrub.Bytes(input))}
+	tc := &tape.Call{Export: export, Input: json.RawMessage(scrub.Bytes(input)), Refused: r.refusedTypes(stream)}
 	if r.stats == nil {
 		r.stats = &hostfns.NetStats{Latency: r.e.remoteObserver(r.c)}
 	}
@@ -207,6 +206,7 @@ func (r *runner) doors(stream, export string, input []byte) (*hostfns.Call, *hos
 		MaxRecords: r.e.limits.MaxRecordsPerCall, Scrub: scrub, Clock: r.e.cfg.Now,
 		Recorder: func(d string) { tc.Emits = append(tc.Emits, d) },
 		Narrow:   r.c.Fields,
+		Refused:  tc.Refused,
 	}
 	if !recordCalls {
 		hcfg.Recorder, ecfg.Recorder = nil, nil

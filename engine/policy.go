@@ -3,8 +3,11 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/sluicehq/sluice/guest-sdk/protocol"
+	"github.com/sluicehq/sluice/hostfns"
 	"github.com/sluicehq/sluice/policy"
 	"github.com/sluicehq/sluice/receipt"
 	"github.com/sluicehq/sluice/store"
@@ -29,11 +32,11 @@ func (e *Engine) policies() Policies {
 }
 
 // decideIngest evaluates the ingest policy for every object and edge
-// type of streams and keeps the streams whose every type is allowed: a
-// refused type never reaches the emit door, so it never reaches the
-// store. A stream mixing allowed and refused types is skipped whole (the
-// emit door filters by stream, not by type; the decision's reasons say
-// which type refused it). Every stream refused is ErrPolicyRefused.
+// type of streams and keeps the streams with at least one allowed type.
+// The emit door of each call refuses the stream's refused types (see
+// refusedTypes), so a refused type never reaches the store while the
+// allowed types of the same stream still do. Every type refused is
+// ErrPolicyRefused.
 func (e *Engine) decideIngest(ctx context.Context, c Connection, streams []protocol.Stream, kind string) ([]protocol.Stream, *policy.IngestResult, error) {
 	req := policy.IngestRequest{Connector: c.Module.Manifest.ID, Connection: c.ID, RunKind: kind, Granted: c.Scopes}
 	for _, s := range streams {
@@ -47,7 +50,7 @@ func (e *Engine) decideIngest(ctx context.Context, c Connection, streams []proto
 	}
 	var kept []protocol.Stream
 	for _, s := range streams {
-		if len(s.ObjectTypes)+len(s.EdgeTypes) == 0 || res.Allowed(s.Name) {
+		if len(s.ObjectTypes)+len(s.EdgeTypes) == 0 || anyAllowed(res, s.Name) {
 			kept = append(kept, s)
 		}
 	}
@@ -55,6 +58,66 @@ func (e *Engine) decideIngest(ctx context.Context, c Connection, streams []proto
 		return nil, &res, fmt.Errorf("%w (decision %s)", ErrPolicyRefused, res.Decision.ID)
 	}
 	return kept, &res, nil
+}
+
+func anyAllowed(res policy.IngestResult, stream string) bool {
+	for _, it := range res.Items {
+		if it.Stream == stream && it.Allowed {
+			return true
+		}
+	}
+	return false
+}
+
+// refusedTypes lists, sorted, the types the run's ingest decision
+// refused in stream, and those it allowed in no stream (an edge of
+// another stream must not point at them); "" (a webhook's synthetic
+// stream) lists those refused in any stream.
+func (r *runner) refusedTypes(stream string) []string {
+	if r.policy == nil {
+		return nil
+	}
+	allowed := map[string]bool{}
+	for _, it := range r.policy.Items {
+		allowed[it.ObjectType] = allowed[it.ObjectType] || it.Allowed
+	}
+	var out []string
+	for _, it := range r.policy.Items {
+		here := stream == "" || stream == webhookStream || it.Stream == stream
+		if !it.Allowed && (here || !allowed[it.ObjectType]) && !slices.Contains(out, it.ObjectType) {
+			out = append(out, it.ObjectType)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// decideAtStart records the ingest decision of a run that did not come
+// from run (a webhook event, a live replay) over the streams it may
+// write, so its emit door refuses what the policy refuses. Only a failed
+// evaluation is an error; every type refused leaves every record to be
+// rejected, and the receipt says so.
+func (r *runner) decideAtStart(ctx context.Context, streams []protocol.Stream) error {
+	_, res, err := r.e.decideIngest(ctx, r.c, streams, r.kind)
+	if res == nil {
+		return err
+	}
+	r.policy = res
+	r.notePolicy()
+	return nil
+}
+
+// noteRejections notes the records the emit door rejected as the run's
+// errors. A policy refusal is not an error of the connector: notePolicy
+// notes it once per type.
+func (r *runner) noteRejections(rejs []protocol.Rejection) {
+	for _, rej := range rejs {
+		if strings.HasPrefix(rej.Reason, hostfns.ReasonPolicy+":") {
+			continue
+		}
+		r.noteError(rejectionType(rej), rej.Reason)
+		r.run.Counts.Errors++
+	}
 }
 
 // notePolicy notes each refused type in the run's errors (as a note, not

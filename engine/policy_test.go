@@ -9,6 +9,7 @@ import (
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/policy"
 	"github.com/sluicehq/sluice/receipt"
+	"github.com/sluicehq/sluice/store"
 )
 
 // TestIngestPolicyRefusesType: a tenant policy that refuses the object
@@ -39,6 +40,14 @@ func TestIngestPolicyRefusesType(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(res.Run.Streams, ","), "users") || strings.Contains(strings.Join(res.Run.Streams, ","), "groups") {
 		t.Fatalf("run streams = %v, want users and not groups", res.Run.Streams)
+	}
+	// Memberships (an allowed edge type) still run, but an edge to a
+	// refused group would reveal it: the emit door refuses those too.
+	if !strings.Contains(strings.Join(res.Run.Streams, ","), "memberships") {
+		t.Fatalf("run streams = %v, want memberships kept", res.Run.Streams)
+	}
+	if edges, _, err := acme.Tenant.Edges(ctx, store.ListOptions{Connection: acme.ID, Limit: 10}); err != nil || len(edges) != 0 {
+		t.Fatalf("stored %d edges (%v), want none to refused groups", len(edges), err)
 	}
 	noted := false
 	for _, e := range res.Run.Errors {
@@ -99,6 +108,50 @@ func TestIngestPolicyRefusesEverything(t *testing.T) {
 	}
 	if n, _ := conn.Tenant.CountObjects(ctx, conn.ID, "user"); n != 0 {
 		t.Fatalf("stored %d users under a policy that refuses everything", n)
+	}
+}
+
+// TestIngestPolicyFiltersWebhooks: a webhook event is decided before the
+// call, per type: under a policy refusing member_of, a user event stores
+// its user and a membership event stores nothing, neither is an error,
+// and both receipts reference the recorded decision.
+func TestIngestPolicyFiltersWebhooks(t *testing.T) {
+	svc := policy.New(policy.Config{})
+	r := newRig(t, rigOptions{policies: svc})
+	conn := r.conn("acme", r.module("directory", nil), startSandboxURL(t))
+	ctx := context.Background()
+	if _, err := svc.Put(ctx, conn.Tenant, policy.KindIngest, `object_type != "member_of"`, "k"); err != nil {
+		t.Fatal(err)
+	}
+	events := []struct{ id, body string }{
+		{"0194a000-0000-7000-8000-00000000f001", `{"id":"evt_u","type":"user.created","occurred_at":"2026-01-01T00:00:00Z","data":{"id":"u-9","email":"u9@example.test","name":"U Nine","status":"active","updated_at":"2026-01-01T00:00:00Z","created_at":"2026-01-01T00:00:00Z"}}`},
+		{"0194a000-0000-7000-8000-00000000f002", `{"id":"evt_m","type":"membership.added","occurred_at":"2026-01-01T00:00:00Z","data":{"user_id":"u-9","group_id":"g-1"}}`},
+	}
+	for _, ev := range events {
+		res, err := r.eng.Webhook(ctx, conn, engine.WebhookEvent{ID: ev.id, Body: []byte(ev.body), Headers: map[string]string{}})
+		if err != nil {
+			t.Fatalf("webhook %s: %v", ev.id, err)
+		}
+		if res.Run.Counts.Errors != 0 {
+			t.Errorf("webhook %s counted errors: %+v", ev.id, res.Run.Errors)
+		}
+		v, err := receipt.Verify(res.Envelope, r.keys())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pred, err := v.Ingest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, err := conn.Tenant.Decision(ctx, pred.Policy.ID); err != nil || d.Result != policy.ResultPartial {
+			t.Errorf("webhook %s decision %+v (%v), want the partial decision", ev.id, d, err)
+		}
+	}
+	if n, err := conn.Tenant.CountObjects(ctx, conn.ID, "user"); err != nil || n != 1 {
+		t.Fatalf("stored users = %d (%v), want the event's one", n, err)
+	}
+	if edges, _, err := conn.Tenant.Edges(ctx, store.ListOptions{Connection: conn.ID, Limit: 10}); err != nil || len(edges) != 0 {
+		t.Fatalf("stored %d edges (%v), want none: member_of is refused", len(edges), err)
 	}
 }
 

@@ -222,6 +222,11 @@ func (e *Engine) replayCall(ctx context.Context, m *Module, sess session, tp *ta
 			MaxRecords: e.limits.MaxRecordsPerCall, Scrub: scrub,
 			Clock:    func() time.Time { return clock },
 			Recorder: func(d string) { got.Emits = append(got.Emits, d) },
+			// Format 1 digested the raw batches; format 2 what the host
+			// kept of them, under the connection's narrowing.
+			RecordBatches: tp.Version < 2,
+			Narrow:        tp.Fields,
+			Refused:       rc.Refused,
 		})
 	}
 	if rc.Export != protocol.ExportDiscover {

@@ -91,6 +91,10 @@ func (e *Engine) ReplayPage(ctx context.Context, c Connection, item store.DLQIte
 	if err := r.prepare(ctx); err != nil {
 		return nil, err
 	}
+	if err := r.decideAtStart(ctx, streams); err != nil {
+		res, ferr := r.fail(ctx, err)
+		return liveResult(res, nil), ferr
+	}
 	r.log = r.log.With("dlq_item", item.ID)
 	r.meter(ctx, 0, 0, true)
 	req, err := json.Marshal(protocol.ReplayRequest{ItemID: item.ID, Kind: item.Kind, Input: input})

@@ -277,7 +277,7 @@ func (r *runner) execute(ctx context.Context) (*Result, error) {
 		seed := runSeed(r.run.ID)
 		r.tape = &tape.Tape{Version: tape.FormatVersion, RunID: r.run.ID, Connector: m.ID,
 			ConnectorVersion: m.Version, ModuleDigest: r.c.Module.Digest,
-			Clock: r.run.StartedAt, Seed: fmt.Sprintf("%x", seed), Manifest: r.manifestJSON()}
+			Clock: r.run.StartedAt, Seed: fmt.Sprintf("%x", seed), Manifest: r.manifestJSON(), Fields: r.c.Fields}
 	}
 	for _, s := range r.streams {
 		if err := r.stream(ctx, s); err != nil {

@@ -87,31 +87,40 @@ func (e *Engine) Webhook(ctx context.Context, c Connection, ev WebhookEvent) (*W
 	}
 	r.log = e.log.With("tenant", c.Tenant.ID(), "connection", c.ID, "run", ev.ID,
 		"correlation_id", r.run.CorrelationID, "kind", KindWebhook)
+	// The policy decides before the call, over the streams a sync of the
+	// granted scopes could write, so the emit door refuses what it refuses.
+	streams, _ := permittedStreams(m, c.Scopes, nil, KindSync)
+	if err := r.decideAtStart(ctx, streams); err != nil {
+		return nil, fmt.Errorf("engine: webhook: %w", err)
+	}
 	input, err := json.Marshal(protocol.WebhookRequest{Headers: ev.Headers, Body: json.RawMessage(ev.Body), Config: c.Config})
 	if err != nil {
 		return nil, fmt.Errorf("engine: webhook input: %w", err)
 	}
 	tp := &tape.Tape{Version: tape.FormatVersion, RunID: ev.ID, Connector: m.ID, ConnectorVersion: m.Version,
-		ModuleDigest: c.Module.Digest, Clock: now, Seed: fmt.Sprintf("%x", runSeed(ev.ID))}
-	res, callErr := r.webhookCall(ctx, ev, input, tp)
+		ModuleDigest: c.Module.Digest, Clock: now, Seed: fmt.Sprintf("%x", runSeed(ev.ID)), Fields: c.Fields}
+	hc, sink, tc := r.webhookDoors(input)
+	res, callErr := r.webhookCall(ctx, ev, input, tp, hc, sink, tc)
 	if callErr == nil {
 		return res, nil
 	}
 	if ctx.Err() != nil && errors.Is(callErr, ctx.Err()) {
 		return nil, &RunError{RunID: ev.ID, Type: "interrupted", Err: callErr}
 	}
-	return nil, r.webhookDeadLetter(ctx, ev, input, tp, callErr)
+	// The item keeps the event minimised as its tape does: replayed live,
+	// the host drops the same fields again.
+	kept, _ := sink.Drops().JSON(input)
+	return nil, r.webhookDeadLetter(ctx, ev, kept, tp, callErr)
 }
 
 // webhookCall makes the call and commits its outcome.
-func (r *runner) webhookCall(ctx context.Context, ev WebhookEvent, input []byte, tp *tape.Tape) (*WebhookResult, error) {
+func (r *runner) webhookCall(ctx context.Context, ev WebhookEvent, input []byte, tp *tape.Tape, hc *hostfns.Call, sink *hostfns.Emitter, tc *tape.Call) (*WebhookResult, error) {
 	e, c := r.e, r.c
 	sess, err := c.Module.guest.acquire(ctx, c.Tenant.ID(), r.run.StartedAt, runSeed(ev.ID), false)
 	if err != nil {
 		return nil, err
 	}
 	defer sess.release(context.WithoutCancel(ctx))
-	hc, sink, tc := r.webhookDoors(input)
 	began := time.Now()
 	out, callErr := sess.call(ctx, hc, protocol.ExportWebhook, input)
 	emitted := sink.Take()
@@ -120,6 +129,7 @@ func (r *runner) webhookCall(ctx context.Context, ev WebhookEvent, input []byte,
 	if callErr != nil {
 		tc.Error = callErr.Error()
 	}
+	sink.Drops().Call(tc)
 	tp.Calls = append(tp.Calls, *tc)
 	r.run.Counts.Read += int64(emitted.Read)
 	if emitted.Overflowed {
@@ -135,10 +145,7 @@ func (r *runner) webhookCall(ctx context.Context, ev WebhookEvent, input []byte,
 	if err := checkEventIDs(resp.EventIDs); err != nil {
 		return nil, err
 	}
-	for _, rej := range emitted.Rejections {
-		r.noteError(rejectionType(rej), rej.Reason)
-	}
-	r.run.Counts.Errors += int64(len(emitted.Rejections))
+	r.noteRejections(emitted.Rejections)
 	r.run.Counts.Dropped += int64(emitted.Dropped)
 	if n := len(emitted.Deletions); n > 0 {
 		// Deletions are trusted only from a complete snapshot, as for an
@@ -297,6 +304,7 @@ func (r *runner) webhookDoors(input []byte) (*hostfns.Call, *hostfns.Emitter, *t
 		MaxRecords: r.e.limits.MaxRecordsPerCall, Scrub: r.c.scrubber(), Clock: r.e.cfg.Now,
 		Recorder: func(d string) { tc.Emits = append(tc.Emits, d) },
 		Narrow:   r.c.Fields,
+		Refused:  tc.Refused,
 	})
 	hc.Sink = sink
 	return hc, sink, tc

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -29,6 +30,7 @@ const (
 	ReasonBadTimestamp   = "bad_timestamp"   // created_at/updated_at not RFC 3339
 	ReasonOutOfRange     = "out_of_range"    // created_at outside a backfill's range
 	ReasonBadEdge        = "bad_edge"        // endpoint types or confidence wrong
+	ReasonPolicy         = "policy_refused"  // type (or an edge's endpoint type) refused by the tenant's ingest policy
 )
 
 // Limits of the emit door.
@@ -66,15 +68,26 @@ type EmitConfig struct {
 	Scrub *Scrubber
 	// Clock stamps ObservedAt (nil = time.Now).
 	Clock func() time.Time
-	// Recorder, for a tape, gets the SHA-256 (hex) of every batch exactly
-	// as the module sent it.
-	Recorder func(digest string)
+	// Recorder, for a tape, gets the SHA-256 (hex) of what the host made
+	// of every batch (tape format 2: the objects kept, after
+	// minimisation, the edges, deletions and rejections), or with
+	// RecordBatches of every batch exactly as the module sent it (format
+	// 1). Set, the Emitter also notes what minimisation dropped
+	// ([Emitter.Drops]).
+	Recorder      func(digest string)
+	RecordBatches bool
 	// Narrow is the connection's data minimisation: per object type, the
 	// subset of the manifest's allow-list the tenant keeps. A type not
 	// named keeps the manifest's whole allow-list; a name outside it is
 	// ignored (it could only widen). The dropped fields are counted in
 	// Emitted.Dropped like any other field outside the allow-list.
 	Narrow map[string][]string
+	// Refused lists the object and edge types the tenant's ingest policy
+	// refused for this call: their objects and deletions, and every edge
+	// of a refused type or with a refused endpoint type, are rejected with
+	// ReasonPolicy, so a stream mixing allowed and refused types keeps the
+	// allowed ones. Nil refuses nothing beyond the manifest and Stream.
+	Refused []string
 }
 
 // Emitted is what an Emitter accepted since the previous Take.
@@ -110,6 +123,7 @@ type Emitter struct {
 	received   int
 	overflowed bool
 	cur        Emitted
+	drops      *Drops // nil unless recording
 }
 
 type objectPolicy struct {
@@ -120,11 +134,13 @@ type objectPolicy struct {
 	keep     map[string]protocol.FieldPolicy
 	schema   *jsonschema.Schema
 	inStream bool
+	refused  bool
 }
 
 type edgePolicy struct {
 	from, to string
 	inStream bool
+	refused  bool // the edge type or an endpoint type is refused
 }
 
 // NewEmitter returns the emit door for one invocation.
@@ -139,16 +155,22 @@ func NewEmitter(cfg EmitConfig) *Emitter {
 	if e.clock == nil {
 		e.clock = time.Now
 	}
+	if cfg.Recorder != nil {
+		e.drops = newDrops()
+	}
 	m := cfg.Manifest
 	if m == nil {
 		return e
 	}
 	inObj, inEdge := streamTypes(m, cfg.Stream)
+	refused := func(t string) bool { return slices.Contains(cfg.Refused, t) }
 	for _, ot := range m.ObjectTypes {
-		e.objects[ot.Name] = &objectPolicy{fields: ot.Fields, keep: narrowFields(ot.Fields, cfg.Narrow, ot.Name), schema: cfg.Schemas.lookup(ot.Name), inStream: inObj(ot.Name)}
+		e.objects[ot.Name] = &objectPolicy{fields: ot.Fields, keep: narrowFields(ot.Fields, cfg.Narrow, ot.Name), schema: cfg.Schemas.lookup(ot.Name),
+			inStream: inObj(ot.Name), refused: refused(ot.Name)}
 	}
 	for _, et := range m.EdgeTypes {
-		e.edges[et.Name] = &edgePolicy{from: et.From, to: et.To, inStream: inEdge(et.Name)}
+		e.edges[et.Name] = &edgePolicy{from: et.From, to: et.To, inStream: inEdge(et.Name),
+			refused: refused(et.Name) || refused(et.From) || refused(et.To)}
 	}
 	if r := cfg.Range; r != nil {
 		var err1, err2 error
@@ -221,27 +243,45 @@ type wireObject struct {
 // what was accepted and what was rejected, record by record. A batch that
 // is not valid JSON, or that would cross MaxRecords, is refused whole.
 func (e *Emitter) Emit(_ context.Context, batch []byte) protocol.EmitResult {
-	if e.cfg.Recorder != nil {
+	rec := e.cfg.Recorder
+	if rec != nil && e.cfg.RecordBatches {
 		sum := sha256.Sum256(batch)
-		e.cfg.Recorder(hex.EncodeToString(sum[:]))
+		rec(hex.EncodeToString(sum[:]))
+		rec = nil
 	}
+	res, oc := e.emit(batch, rec != nil)
+	if rec != nil {
+		oc.Error = res.Error
+		rec(oc.digest())
+	}
+	return res
+}
+
+// emit is Emit; with record set it also fills in what the host made of
+// the batch, for the tape.
+func (e *Emitter) emit(batch []byte, record bool) (protocol.EmitResult, *outcome) {
+	oc := &outcome{}
 	if e.rangeErr != nil {
-		return protocol.EmitResult{Error: e.rangeErr.Error()}
+		return protocol.EmitResult{Error: e.rangeErr.Error()}, oc
 	}
 	var wb wireBatch
 	if err := decodeBatch(batch, &wb); err != nil {
-		return protocol.EmitResult{Error: e.cfg.Scrub.String("bad batch: " + err.Error())}
+		return protocol.EmitResult{Error: e.cfg.Scrub.String("bad batch: " + err.Error())}, oc
 	}
 	n := len(wb.Objects) + len(wb.Edges) + len(wb.Deletions)
 	if msg := e.reserve(n); msg != "" {
-		return protocol.EmitResult{Error: msg}
+		return protocol.EmitResult{Error: msg}, oc
 	}
 
 	var out Emitted
 	out.Read = n
+	var drops *Drops
+	if e.drops != nil {
+		drops = newDrops()
+	}
 	now := e.clock().UTC()
 	for i := range wb.Objects {
-		e.object(&out, i, &wb.Objects[i], now)
+		e.object(&out, i, &wb.Objects[i], now, drops)
 	}
 	for i := range wb.Edges {
 		e.edge(&out, i, &wb.Edges[i], now)
@@ -259,9 +299,18 @@ func (e *Emitter) Emit(_ context.Context, batch []byte) protocol.EmitResult {
 	c.Rejections = append(c.Rejections, out.Rejections...)
 	c.Dropped += out.Dropped
 	c.Read += out.Read
+	if drops != nil {
+		e.drops.merge(drops)
+	}
 	e.mu.Unlock()
 
-	return protocol.EmitResult{Accepted: n - len(out.Rejections), Rejected: out.Rejections}
+	if record {
+		for _, o := range out.Objects {
+			oc.Objects = append(oc.Objects, keptObject{Type: o.Type, ID: o.SourceID, UpdatedAt: o.UpdatedAt, CreatedAt: o.CreatedAt, Data: o.Digest})
+		}
+		oc.Edges, oc.Deletions, oc.Rejected = wb.Edges, wb.Deletions, out.Rejections
+	}
+	return protocol.EmitResult{Accepted: n - len(out.Rejections), Rejected: out.Rejections}, oc
 }
 
 func decodeBatch(b []byte, wb *wireBatch) error {
@@ -290,190 +339,6 @@ func (e *Emitter) reserve(n int) string {
 	}
 	e.received += n
 	return ""
-}
-
-// admit checks a record's type against the manifest and the stream, and
-// its source id; a non-empty code is the rejection reason.
-func (e *Emitter) admit(typ, id string) (*objectPolicy, string, string) {
-	pol, ok := e.objects[typ]
-	switch {
-	case !ok:
-		return nil, ReasonUndeclaredType, fmt.Sprintf("object type %q is not declared in the manifest", typ)
-	case !pol.inStream:
-		return nil, ReasonNotInStream, fmt.Sprintf("object type %q is not produced by stream %q", typ, e.cfg.Stream)
-	}
-	if msg := e.checkID(id); msg != "" {
-		return nil, ReasonBadID, msg
-	}
-	return pol, "", ""
-}
-
-func (e *Emitter) object(out *Emitted, i int, o *wireObject, now time.Time) {
-	reject := func(code, format string, args ...any) {
-		out.Rejections = append(out.Rejections, e.rejection("object", i, o.Type, o.ID, code, format, args...))
-	}
-	pol, code, msg := e.admit(o.Type, o.ID)
-	if code != "" {
-		reject(code, "%s", msg)
-		return
-	}
-	data, ok := o.Data.(map[string]any)
-	if !ok {
-		reject(ReasonBadData, "data must be a JSON object, got %s", jsonKind(o.Data))
-		return
-	}
-	if code, msg := e.checkTimes(o); code != "" {
-		reject(code, "%s", msg)
-		return
-	}
-	dropped := 0
-	for k := range data {
-		if _, ok := pol.fields[k]; !ok {
-			delete(data, k)
-			dropped++
-		}
-	}
-	if pol.schema != nil {
-		if err := pol.schema.Validate(data); err != nil {
-			reject(ReasonSchema, "%s", schemaReason(err))
-			return
-		}
-	}
-	if pol.keep != nil {
-		for k := range data {
-			if _, ok := pol.keep[k]; !ok {
-				delete(data, k)
-				dropped++
-			}
-		}
-	}
-	var scrubbed any = data
-	if st := e.cfg.Scrub.snapshot(); st != nil {
-		scrubbed = scrubTree(st, data)
-	}
-	canon, err := appendCanonical(make([]byte, 0, 256), scrubbed)
-	if err != nil {
-		reject(ReasonBadData, "%v", err)
-		return
-	}
-	sum := sha256.Sum256(canon)
-	id := store.EntityID(e.cfg.Tenant, e.cfg.Connector, o.Type, o.ID)
-	out.Dropped += dropped
-	out.Objects = append(out.Objects, store.Object{
-		EntityID: id, Connection: e.cfg.Connection, Connector: e.cfg.Connector,
-		Type: o.Type, SourceID: o.ID, Data: canon, Digest: hex.EncodeToString(sum[:]),
-		CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt, ObservedAt: now, RunID: e.cfg.RunID,
-	})
-	out.Lineage = append(out.Lineage, store.Lineage{
-		EntityID: id, SourceObjectID: o.ID, ObjectType: o.Type, Connection: e.cfg.Connection,
-		RunID: e.cfg.RunID, Confidence: 1, ObservedAt: now,
-	})
-}
-
-// checkTimes validates the source timestamps and the backfill range.
-// It returns a reason code and message, or "" if the times are fine.
-func (e *Emitter) checkTimes(o *wireObject) (string, string) {
-	if o.UpdatedAt != "" {
-		if _, err := time.Parse(time.RFC3339Nano, o.UpdatedAt); err != nil {
-			return ReasonBadTimestamp, fmt.Sprintf("updated_at %q is not RFC 3339", truncateUTF8(o.UpdatedAt, 64))
-		}
-	}
-	var created time.Time
-	if o.CreatedAt != "" {
-		var err error
-		if created, err = time.Parse(time.RFC3339Nano, o.CreatedAt); err != nil {
-			return ReasonBadTimestamp, fmt.Sprintf("created_at %q is not RFC 3339", truncateUTF8(o.CreatedAt, 64))
-		}
-	}
-	r := e.cfg.Range
-	switch {
-	case r == nil:
-		return "", ""
-	case o.CreatedAt == "":
-		return ReasonOutOfRange, fmt.Sprintf("created_at is required in a backfill of [%s, %s)", r.From, r.To)
-	case created.Before(e.from) || !created.Before(e.to):
-		return ReasonOutOfRange, fmt.Sprintf("created_at %s is outside [%s, %s)", o.CreatedAt, r.From, r.To)
-	}
-	return "", ""
-}
-
-func (e *Emitter) edge(out *Emitted, i int, ed *protocol.Edge, now time.Time) {
-	reject := func(code, format string, args ...any) {
-		out.Rejections = append(out.Rejections, e.rejection("edge", i, ed.Type, ed.From.ID+"->"+ed.To.ID, code, format, args...))
-	}
-	pol, ok := e.edges[ed.Type]
-	switch {
-	case !ok:
-		reject(ReasonUndeclaredType, "edge type %q is not declared in the manifest", ed.Type)
-		return
-	case !pol.inStream:
-		reject(ReasonNotInStream, "edge type %q is not produced by stream %q", ed.Type, e.cfg.Stream)
-		return
-	case ed.From.Type != pol.from || ed.To.Type != pol.to:
-		reject(ReasonBadEdge, "edge type %q goes from %q to %q, got %q to %q", ed.Type, pol.from, pol.to, ed.From.Type, ed.To.Type)
-		return
-	case ed.Confidence < 0 || ed.Confidence > 1:
-		reject(ReasonBadEdge, "confidence %v is outside [0,1]", ed.Confidence)
-		return
-	}
-	if msg := e.checkID(ed.From.ID); msg != "" {
-		reject(ReasonBadID, "from: %s", msg)
-		return
-	}
-	if msg := e.checkID(ed.To.ID); msg != "" {
-		reject(ReasonBadID, "to: %s", msg)
-		return
-	}
-	conf := ed.Confidence
-	if conf == 0 {
-		conf = 1 // the protocol's zero value: an asserted fact
-	}
-	from := store.EntityID(e.cfg.Tenant, e.cfg.Connector, ed.From.Type, ed.From.ID)
-	to := store.EntityID(e.cfg.Tenant, e.cfg.Connector, ed.To.Type, ed.To.ID)
-	out.Edges = append(out.Edges, store.Edge{
-		Connection: e.cfg.Connection, Type: ed.Type, From: from, To: to,
-		FromRef: ed.From, ToRef: ed.To, Confidence: conf, RunID: e.cfg.RunID, ObservedAt: now,
-	})
-	// The lineage of a relation: the from entity is linked, by this edge
-	// type and with this confidence, to the to side's source object.
-	out.Lineage = append(out.Lineage, store.Lineage{
-		EntityID: from, SourceObjectID: ed.To.ID, ObjectType: ed.To.Type, Connection: e.cfg.Connection,
-		RunID: e.cfg.RunID, EdgeType: ed.Type, Confidence: conf, ObservedAt: now,
-	})
-}
-
-func (e *Emitter) deletion(out *Emitted, i int, d protocol.Deletion) {
-	reject := func(code, format string, args ...any) {
-		out.Rejections = append(out.Rejections, e.rejection("deletion", i, d.Type, d.ID, code, format, args...))
-	}
-	if _, code, msg := e.admit(d.Type, d.ID); code != "" {
-		reject(code, "%s", msg)
-		return
-	}
-	out.Deletions = append(out.Deletions, store.EntityID(e.cfg.Tenant, e.cfg.Connector, d.Type, d.ID))
-}
-
-func (e *Emitter) checkID(id string) string {
-	switch {
-	case id == "":
-		return "id is empty"
-	case len(id) > MaxSourceIDLen:
-		return fmt.Sprintf("id is %d bytes, the limit is %d", len(id), MaxSourceIDLen)
-	case e.cfg.Scrub.String(id) != id:
-		return "id contains a secret value"
-	}
-	return ""
-}
-
-// rejection builds a scrubbed, bounded Rejection.
-func (e *Emitter) rejection(kind string, i int, typ, id, code, format string, args ...any) protocol.Rejection {
-	reason := e.cfg.Scrub.String(code + ": " + fmt.Sprintf(format, args...))
-	return protocol.Rejection{
-		Kind: kind, Index: i,
-		Type:   truncateUTF8(e.cfg.Scrub.String(typ), 128),
-		ID:     truncateUTF8(e.cfg.Scrub.String(id), MaxSourceIDLen),
-		Reason: truncateUTF8(reason, maxReasonLen),
-	}
 }
 
 // Take returns everything accepted (and rejected) since the last Take and

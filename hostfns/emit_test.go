@@ -236,19 +236,25 @@ func TestEmitScrubsData(t *testing.T) {
 }
 
 func TestEmitBadBatch(t *testing.T) {
-	e := newTestEmitter(t, nil)
-	var digests []string
-	e.cfg.Recorder = func(d string) { digests = append(digests, d) }
-	for _, b := range []string{``, `{`, `[]`, `{"objects":{}}`, `{"objects":[]} {}`, `{"objects":[{"type":5}]}`} {
-		if res := emitJSON(t, e, b); res.Error == "" {
-			t.Errorf("%q: %+v", b, res)
+	for _, raw := range []bool{true, false} {
+		e := newTestEmitter(t, nil)
+		var digests []string
+		e.cfg.Recorder = func(d string) { digests = append(digests, d) }
+		e.cfg.RecordBatches = raw
+		for _, b := range []string{``, `{`, `[]`, `{"objects":{}}`, `{"objects":[]} {}`, `{"objects":[{"type":5}]}`} {
+			if res := emitJSON(t, e, b); res.Error == "" {
+				t.Errorf("%q: %+v", b, res)
+			}
 		}
-	}
-	if len(digests) != 6 || digests[0] != "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" {
-		t.Errorf("digests %v", digests)
-	}
-	if got := e.Take(); got.Read != 0 || len(got.Rejections) != 0 {
-		t.Errorf("a refused batch counted: %+v", got)
+		// Format 1 digests the bytes (here, of the empty batch); format 2
+		// what the host made of them: the error.
+		const emptySHA = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+		if len(digests) != 6 || (digests[0] == emptySHA) != raw {
+			t.Errorf("raw=%v: digests %v", raw, digests)
+		}
+		if got := e.Take(); got.Read != 0 || len(got.Rejections) != 0 {
+			t.Errorf("a refused batch counted: %+v", got)
+		}
 	}
 }
 

@@ -45,8 +45,11 @@ func Parse(b []byte) (*Tape, error) {
 
 // Validate checks a decoded tape as Parse does.
 func (t *Tape) Validate() error {
-	if t.Version != FormatVersion {
-		return &FormatError{Field: "version", Reason: fmt.Sprintf("%d is not a supported version (want %d)", t.Version, FormatVersion)}
+	if t.Version < MinVersion || t.Version > FormatVersion {
+		return &FormatError{Field: "version", Reason: fmt.Sprintf("%d is not a supported version (want %d to %d)", t.Version, MinVersion, FormatVersion)}
+	}
+	if t.Version < 2 && (len(t.Fields) > 0 || t.minimised()) {
+		return &FormatError{Field: "version", Reason: "version 1 tapes have no fields, minimised values or refused types"}
 	}
 	if t.Seed != "" {
 		if err := checkSeed("seed", t.Seed); err != nil {
@@ -67,7 +70,24 @@ func (t *Tape) Validate() error {
 	return nil
 }
 
+func (t *Tape) minimised() bool {
+	for i := range t.Calls {
+		if t.Calls[i].Minimised != 0 || len(t.Calls[i].Refused) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *Call) validate(at string) error {
+	if c.Minimised < 0 {
+		return &FormatError{Field: at + ".minimised", Reason: "must not be negative"}
+	}
+	for i, t := range c.Refused {
+		if t == "" || len(t) > 128 {
+			return &FormatError{Field: fmt.Sprintf("%s.refused[%d]", at, i), Reason: "must be a type name of 1-128 bytes"}
+		}
+	}
 	if c.Export == "" || len(c.Export) > 64 {
 		return &FormatError{Field: at + ".export", Reason: "must be an export name of 1-64 bytes"}
 	}

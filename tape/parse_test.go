@@ -34,7 +34,7 @@ func TestOneCallTapeGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const path = "testdata/tape-v1-call.golden.json"
+	const path = "testdata/tape-v2-call.golden.json"
 	if *update {
 		if err := os.WriteFile(path, append(got, '\n'), 0o644); err != nil {
 			t.Fatal(err)
@@ -60,17 +60,36 @@ func TestOneCallTapeGolden(t *testing.T) {
 	}
 }
 
+// Both formats parse: a version 1 tape recorded before minimisation
+// still replays.
 func TestParseGolden(t *testing.T) {
-	b, err := os.ReadFile("testdata/tape-v1.golden.json")
+	for _, c := range []struct {
+		path      string
+		version   int
+		minimised int
+	}{{"testdata/tape-v1.golden.json", 1, 0}, {"testdata/tape-v2.golden.json", 2, 1}} {
+		b, err := os.ReadFile(c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tp, err := tape.Parse(b)
+		if err != nil {
+			t.Fatalf("Parse(%s): %v", c.path, err)
+		}
+		if len(tp.Calls) != 1 || tp.Calls[0].Exchanges[0].Response.Status != 200 || tp.Version != c.version || tp.Calls[0].Minimised != c.minimised {
+			t.Fatalf("%s parsed %+v", c.path, tp)
+		}
+	}
+	b, err := os.ReadFile("testdata/tape-v2.golden.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	tp, err := tape.Parse(b)
 	if err != nil {
-		t.Fatalf("Parse(golden): %v", err)
+		t.Fatal(err)
 	}
-	if len(tp.Calls) != 1 || tp.Calls[0].Exchanges[0].Response.Status != 200 {
-		t.Fatalf("parsed %+v", tp)
+	if got := tp.Fields["user"]; len(got) != 3 || got[0] != "department" {
+		t.Fatalf("fields = %v", tp.Fields)
 	}
 	seed, err := tape.DecodeSeed(tp.Seed)
 	if err != nil || seed[0] != 0x5e || seed[31] != 0x01 {
@@ -98,7 +117,11 @@ func TestParseRejects(t *testing.T) {
 		{"array", `[]`, ""},
 		{"trailing", string(good) + `{}`, ""},
 		{"unknown field", edit(func(m map[string]any) { m["secret"] = "x" }), ""},
-		{"version", edit(func(m map[string]any) { m["version"] = 2 }), "version"},
+		{"version", edit(func(m map[string]any) { m["version"] = 3 }), "version"},
+		{"version 0", edit(func(m map[string]any) { m["version"] = 0 }), "version"},
+		{"v1 with fields", edit(func(m map[string]any) { m["version"] = 1 }), "version"},
+		{"negative minimised", edit(func(m map[string]any) { call(m)["minimised"] = -1 }), "calls[0].minimised"},
+		{"empty refused type", edit(func(m map[string]any) { call(m)["refused"] = []string{""} }), "calls[0].refused[0]"},
 		{"seed", edit(func(m map[string]any) { m["seed"] = "zz" }), "seed"},
 		{"call seed", edit(func(m map[string]any) { call(m)["seed"] = strings.Repeat("A", 64) }), "calls[0].seed"},
 		{"no export", edit(func(m map[string]any) { call(m)["export"] = "" }), "calls[0].export"},
@@ -121,7 +144,7 @@ func TestParseRejects(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, p := range []string{"testdata/tape-v1.golden.json", "testdata/tape-v1-call.golden.json"} {
+	for _, p := range []string{"testdata/tape-v1.golden.json", "testdata/tape-v1-call.golden.json", "testdata/tape-v2.golden.json", "testdata/tape-v2-call.golden.json"} {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			f.Fatal(err)

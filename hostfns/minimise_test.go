@@ -1,0 +1,159 @@
+package hostfns
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+
+	"github.com/sluicehq/sluice/guest-sdk/protocol"
+	"github.com/sluicehq/sluice/tape"
+)
+
+func testDrops() *Drops {
+	d := newDrops()
+	d.drop("phone", "+1-555-0100")
+	d.drop("title", "Chief Officer")
+	d.keep(map[string]any{"name": "Ann", "dept": "Engineering", "age": json.Number("42")})
+	return d
+}
+
+func TestDropsJSON(t *testing.T) {
+	cases := []struct {
+		name, in, want string
+		n              int
+	}{
+		{"dropped field", `{"data":[{"id":"u1","phone":"+1-555-0199","name":"Ann"}]}`,
+			`{"data":[{"id":"u1","phone":"[DROPPED]","name":"Ann"}]}`, 1},
+		{"dropped value under another name", `{"mobile":"+1-555-0100","job":"Chief Officer"}`,
+			`{"mobile":"[DROPPED]","job":"[DROPPED]"}`, 2},
+		{"kept value under a dropped name", `{"title":"Engineering"}`, `{"title":"Engineering"}`, 0},
+		{"number under a dropped name", `{"phone":5550100,"age":7}`, `{"phone":0,"age":7}`, 1},
+		{"kept number under a dropped name", `{"phone":42}`, `{"phone":42}`, 0},
+		{"container under a dropped name", `{"phone":{"home":"x","n":[1,"y",true,null]},"ok":"z"}`,
+			`{"phone":{"home":"[DROPPED]","n":[0,"[DROPPED]",true,null]},"ok":"z"}`, 3},
+		{"booleans and null keep", `{"phone":true,"title":null}`, `{"phone":true,"title":null}`, 0},
+		{"layout is kept", "{ \"a\" : 1 ,\n  \"phone\" :\t\"zz\" }", "{ \"a\" : 1 ,\n  \"phone\" :\t\"[DROPPED]\" }", 1},
+		{"a name as a value is not a field", `["phone","title"]`, `["phone","title"]`, 0},
+		{"key of a nested object", `{"a":{"phone":"x"},"phone2":"y"}`, `{"a":{"phone":"[DROPPED]"},"phone2":"y"}`, 1},
+		{"embedded JSON document", `{"body":"{\"phone\":\"x\"}"}`, `{"body":"{\"phone\":\"[DROPPED]\"}"}`, 1},
+		{"escaped strings", `{"phone":"a\"b\u00e9","x":"+1-555-0100"}`, `{"phone":"[DROPPED]","x":"[DROPPED]"}`, 2},
+		{"not JSON", `phone=+1-555-0100`, `phone=+1-555-0100`, 0},
+		{"empty", ``, ``, 0},
+	}
+	d := testDrops()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, n := d.JSON([]byte(c.in))
+			if string(got) != c.want || n != c.n {
+				t.Fatalf("JSON(%s) = %s, %d; want %s, %d", c.in, got, n, c.want, c.n)
+			}
+		})
+	}
+}
+
+// A recorded call loses the dropped values from its input and its
+// answers' bodies, JSON or not, and counts them.
+func TestDropsCall(t *testing.T) {
+	c := tape.Call{
+		Export: protocol.ExportWebhook,
+		Input:  json.RawMessage(`{"headers":{},"body":{"user":{"phone":"+1-555-0100"}}}`),
+		Exchanges: []tape.Exchange{
+			{Response: protocol.HTTPResponse{Status: 200, Body: []byte(`{"phone":"+1-555-0100"}`)}},
+			{Response: protocol.HTTPResponse{Status: 200, Body: []byte("id,phone\nu1,+1-555-0100\n")}},
+			{Response: protocol.HTTPResponse{Status: 0, Error: "refused"}},
+		},
+	}
+	if n := testDrops().Call(&c); n != 3 || c.Minimised != 3 {
+		t.Fatalf("Call = %d (minimised %d), want 3", n, c.Minimised)
+	}
+	b, _ := json.Marshal(c)
+	if bytes.Contains(b, []byte("555-0100")) {
+		t.Fatalf("a dropped value stayed: %s", b)
+	}
+	if string(c.Exchanges[1].Response.Body) != "id,phone\nu1,[DROPPED]\n" {
+		t.Fatalf("CSV body %q", c.Exchanges[1].Response.Body)
+	}
+	var nilDrops *Drops
+	if nilDrops.Call(&c) != 0 {
+		t.Fatal("a nil Drops minimised")
+	}
+}
+
+// The Emitter notes what it drops while recording: fields outside the
+// allow-list, fields narrowed away, and the names a type declares but
+// does not keep even when no object carried them.
+func TestEmitterDrops(t *testing.T) {
+	e := newTestEmitter(t, func(c *EmitConfig) {
+		c.Manifest.ObjectTypes[0].Schema = json.RawMessage(`{"type":"object","properties":{"email":{"type":"string"},"name":{"type":"string"},"age":{"type":"integer"},"phone":{"type":"string"},"ssn":{"type":"string"}}}`)
+		sch, err := CompileSchemas(c.Manifest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Schemas = sch
+		c.Narrow = map[string][]string{"user": {"email", "age"}}
+		c.Recorder = func(string) {}
+	})
+	res := emitJSON(t, e, `{"objects":[{"type":"user","id":"u1","data":{"email":"ann@example.test","name":"Ann Example","phone":"+1-555-0100","age":42}}]}`)
+	if res.Accepted != 1 {
+		t.Fatalf("%+v", res)
+	}
+	d := e.Drops()
+	for _, name := range []string{"phone", "name", "ssn"} {
+		if _, ok := d.names[name]; !ok {
+			t.Errorf("%q not noted as dropped: %v", name, d.names)
+		}
+	}
+	if _, ok := d.names["email"]; ok {
+		t.Error("a kept field was noted as dropped")
+	}
+	body := `{"users":[{"email":"ann@example.test","full_name":"Ann Example","phone":"+1-555-0100","ssn":"078-05-1120","age":42}]}`
+	got, n := d.JSON([]byte(body))
+	want := `{"users":[{"email":"ann@example.test","full_name":"[DROPPED]","phone":"[DROPPED]","ssn":"[DROPPED]","age":42}]}`
+	if string(got) != want || n != 3 {
+		t.Fatalf("minimised %s (%d), want %s", got, n, want)
+	}
+	if newTestEmitter(t, nil).Drops() != nil {
+		t.Error("an Emitter that does not record keeps drops")
+	}
+}
+
+// Format 2 emit digests do not depend on a dropped field's value: the
+// replay of a minimised tape emits [DROPPED] there and must match.
+func TestEmitDigestIgnoresDroppedValues(t *testing.T) {
+	digest := func(batch string) string {
+		var got []string
+		e := newTestEmitter(t, func(c *EmitConfig) { c.Recorder = func(d string) { got = append(got, d) } })
+		emitJSON(t, e, batch)
+		return got[0]
+	}
+	a := digest(`{"objects":[{"type":"user","id":"u1","data":{"email":"a@example.test","phone":"+1-555-0100"}}]}`)
+	b := digest(`{"objects":[{"type":"user","id":"u1","data":{"email":"a@example.test","phone":"[DROPPED]"}}]}`)
+	c := digest(`{"objects":[{"type":"user","id":"u1","data":{"email":"b@example.test","phone":"[DROPPED]"}}]}`)
+	if a != b {
+		t.Error("a dropped field's value changed the emit digest")
+	}
+	if b == c {
+		t.Error("a kept field's value did not change the emit digest")
+	}
+}
+
+func FuzzDropsJSON(f *testing.F) {
+	f.Add([]byte(`{"data":[{"id":"u1","phone":"+1-555-0199","name":"Ann"}]}`))
+	f.Add([]byte(`{"phone":{"home":"x","n":[1,"y",true,null]},"body":"{\"title\":\"z\"}"}`))
+	f.Add([]byte(`[1,2,"Chief Officer"]`))
+	f.Add([]byte(`not json`))
+	d := testDrops()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, n := d.JSON(b)
+		if n == 0 && !bytes.Equal(got, b) {
+			t.Fatalf("changed bytes without counting: %q -> %q", b, got)
+		}
+		if n > 0 && json.Valid(b) != json.Valid(got) {
+			t.Fatalf("validity changed: %q -> %q", b, got)
+		}
+		again, _ := d.JSON(got)
+		if !bytes.Equal(again, got) {
+			t.Fatalf("not idempotent: %q -> %q -> %q", b, got, again)
+		}
+	})
+}
