@@ -56,14 +56,7 @@ func TestIngestPolicyRefusesType(t *testing.T) {
 	if !noted || res.Run.Counts.Errors != 0 {
 		t.Fatalf("run errors = %+v counts %+v, want a policy_refused note and no error count", res.Run.Errors, res.Run.Counts)
 	}
-	v, err := receipt.Verify(res.Envelope, r.keys())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pred, err := v.Ingest()
-	if err != nil {
-		t.Fatal(err)
-	}
+	pred := ingestPredicate(t, r, res.Envelope)
 	d, err := acme.Tenant.Decision(ctx, pred.Policy.ID)
 	if err != nil || d.Result != policy.ResultPartial || d.PolicyDigest != p.Digest || pred.Policy.Digest != p.Digest ||
 		!strings.Contains(strings.Join(d.Reasons, "\n"), "deny groups/group") {
@@ -78,8 +71,7 @@ func TestIngestPolicyRefusesType(t *testing.T) {
 	if n, _ := globex.Tenant.CountObjects(ctx, globex.ID, "group"); n == 0 {
 		t.Fatal("globex, on the default policy, stored no group")
 	}
-	v, _ = receipt.Verify(res.Envelope, r.keys())
-	pred, _ = v.Ingest()
+	pred = ingestPredicate(t, r, res.Envelope)
 	def, _ := policy.Default(policy.KindIngest)
 	if d, err := globex.Tenant.Decision(ctx, pred.Policy.ID); err != nil || d.Result != policy.ResultAllow || d.PolicyDigest != policy.Digest(policy.KindIngest, def) {
 		t.Fatalf("globex decision %+v (%v), want allow under the default", d, err)
@@ -135,14 +127,7 @@ func TestIngestPolicyFiltersWebhooks(t *testing.T) {
 		if res.Run.Counts.Errors != 0 {
 			t.Errorf("webhook %s counted errors: %+v", ev.id, res.Run.Errors)
 		}
-		v, err := receipt.Verify(res.Envelope, r.keys())
-		if err != nil {
-			t.Fatal(err)
-		}
-		pred, err := v.Ingest()
-		if err != nil {
-			t.Fatal(err)
-		}
+		pred := ingestPredicate(t, r, res.Envelope)
 		if d, err := conn.Tenant.Decision(ctx, pred.Policy.ID); err != nil || d.Result != policy.ResultPartial {
 			t.Errorf("webhook %s decision %+v (%v), want the partial decision", ev.id, d, err)
 		}
@@ -153,6 +138,20 @@ func TestIngestPolicyFiltersWebhooks(t *testing.T) {
 	if edges, _, err := conn.Tenant.Edges(ctx, store.ListOptions{Connection: conn.ID, Limit: 10}); err != nil || len(edges) != 0 {
 		t.Fatalf("stored %d edges (%v), want none: member_of is refused", len(edges), err)
 	}
+}
+
+// ingestPredicate verifies an ingest receipt and returns its predicate.
+func ingestPredicate(t *testing.T, r *rig, env []byte) receipt.Ingest {
+	t.Helper()
+	v, err := receipt.Verify(env, r.keys())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pred, err := v.Ingest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pred
 }
 
 func startSandboxURL(t *testing.T) string {

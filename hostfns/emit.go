@@ -123,7 +123,10 @@ type Emitter struct {
 	received   int
 	overflowed bool
 	cur        Emitted
-	drops      *Drops // nil unless recording
+	// drops is nil unless recording; dmu guards it for a whole batch, so
+	// concurrent batches (a guest emits one at a time) need no merge.
+	dmu   sync.Mutex
+	drops *Drops
 }
 
 type objectPolicy struct {
@@ -275,13 +278,15 @@ func (e *Emitter) emit(batch []byte, record bool) (protocol.EmitResult, *outcome
 
 	var out Emitted
 	out.Read = n
-	var drops *Drops
-	if e.drops != nil {
-		drops = newDrops()
-	}
 	now := e.clock().UTC()
+	if e.drops != nil {
+		e.dmu.Lock()
+	}
 	for i := range wb.Objects {
-		e.object(&out, i, &wb.Objects[i], now, drops)
+		e.object(&out, i, &wb.Objects[i], now, e.drops)
+	}
+	if e.drops != nil {
+		e.dmu.Unlock()
 	}
 	for i := range wb.Edges {
 		e.edge(&out, i, &wb.Edges[i], now)
@@ -299,9 +304,6 @@ func (e *Emitter) emit(batch []byte, record bool) (protocol.EmitResult, *outcome
 	c.Rejections = append(c.Rejections, out.Rejections...)
 	c.Dropped += out.Dropped
 	c.Read += out.Read
-	if drops != nil {
-		e.drops.merge(drops)
-	}
 	e.mu.Unlock()
 
 	if record {

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"strings"
 
 	"github.com/sluicehq/sluice/guest-sdk/protocol"
@@ -104,7 +103,7 @@ func (d *Drops) Call(c *tape.Call) int {
 // body minimises an answer's body: JSON by field, anything else by value.
 func (d *Drops) body(b []byte) ([]byte, int) {
 	if json.Valid(b) {
-		return d.JSON(b)
+		return d.valid(b)
 	}
 	n := 0
 	for v := range d.values {
@@ -125,21 +124,27 @@ func (d *Drops) body(b []byte) ([]byte, int) {
 // Everything else keeps its bytes. Input that is not JSON is returned as
 // is. JSON held in a string (an embedded document) is minimised too.
 func (d *Drops) JSON(b []byte) ([]byte, int) {
-	if d.empty() || len(b) == 0 {
+	if d.empty() || len(b) == 0 || !json.Valid(b) {
 		return b, 0
 	}
-	edits, n := d.scan(b)
-	if n == 0 {
+	return d.valid(b)
+}
+
+// valid is JSON for b known to be valid JSON.
+func (d *Drops) valid(b []byte) ([]byte, int) {
+	sc := jsonScan{d: d, b: b}
+	sc.value(false)
+	if sc.n == 0 {
 		return b, 0
 	}
 	out := make([]byte, 0, len(b))
 	last := 0
-	for _, e := range edits {
+	for _, e := range sc.edits {
 		out = append(out, b[last:e.start]...)
 		out = append(out, e.repl...)
 		last = e.end
 	}
-	return append(out, b[last:]...), n
+	return append(out, b[last:]...), sc.n
 }
 
 type edit struct {
@@ -147,97 +152,138 @@ type edit struct {
 	repl       []byte
 }
 
-// frame is one open JSON container of a scan.
-type frame struct {
-	object    bool
-	expectKey bool
-	key       string
-	dropped   bool // inside the value of a field not kept
-}
-
 var droppedLiteral = []byte(`"` + tape.Dropped + `"`)
 
-// scan lists the edits that minimise b, or none if b is not JSON.
-func (d *Drops) scan(b []byte) ([]edit, int) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var (
-		stack []frame
-		edits []edit
-		n     int
-	)
-	for {
-		off := dec.InputOffset()
-		tok, err := dec.Token()
-		if err == io.EOF {
-			return edits, n
-		}
-		if err != nil {
-			return nil, 0
-		}
-		var top *frame
-		if len(stack) > 0 {
-			top = &stack[len(stack)-1]
-		}
-		if key, ok := tok.(string); ok && top != nil && top.object && top.expectKey {
-			top.key, top.expectKey = key, false
-			continue
-		}
-		dropped := false
-		if top != nil {
-			_, named := d.names[top.key]
-			dropped = top.dropped || (top.object && named)
-		}
-		switch t := tok.(type) {
-		case json.Delim:
-			if t == '}' || t == ']' {
-				stack = stack[:len(stack)-1]
-				continue
-			}
-			if top != nil && top.object {
-				top.expectKey = true
-			}
-			stack = append(stack, frame{object: t == '{', expectKey: t == '{', dropped: dropped})
-			continue
-		}
-		if top != nil && top.object {
-			top.expectKey = true
-		}
-		raw := b[off:dec.InputOffset()]
-		start := int(off) + len(raw) - len(bytes.TrimLeft(raw, " \t\r\n,:"))
-		end := int(dec.InputOffset())
-		if repl, k := d.leaf(tok, dropped); k > 0 {
-			edits = append(edits, edit{start: start, end: end, repl: repl})
-			n += k
+// jsonScan walks valid JSON once, by recursive descent, and lists the
+// edits that minimise it. It trusts its input: json.Valid has checked
+// the syntax and bounded the nesting (10,000 levels), so it needs no
+// error paths. It is several times faster than encoding/json's token
+// stream, which matters: every page of a recorded run goes through it.
+type jsonScan struct {
+	d     *Drops
+	b     []byte
+	i     int
+	edits []edit
+	n     int
+}
+
+func (s *jsonScan) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
 		}
 	}
 }
 
-// leaf decides one scalar: the replacement and how many values it
-// replaces (0 keeps it).
-func (d *Drops) leaf(tok any, dropped bool) ([]byte, int) {
-	switch v := tok.(type) {
-	case string:
-		if _, kept := d.kept[v]; kept {
-			return nil, 0
-		}
-		if _, ok := d.values[v]; ok || dropped {
-			return droppedLiteral, 1
-		}
-		if t := strings.TrimSpace(v); t != "" && (t[0] == '{' || t[0] == '[') {
-			if inner, k := d.JSON([]byte(v)); k > 0 {
-				q, err := json.Marshal(string(inner))
-				if err == nil {
-					return q, k
-				}
+// value scans one value; dropped says it belongs to a field not kept.
+func (s *jsonScan) value(dropped bool) {
+	s.ws()
+	switch c := s.b[s.i]; {
+	case c == '{':
+		s.i++
+		for {
+			s.ws()
+			if s.b[s.i] == '}' {
+				s.i++
+				return
 			}
+			if s.b[s.i] == ',' {
+				s.i++
+				s.ws()
+			}
+			start := s.i
+			s.str()
+			_, named := s.d.names[s.text(start, s.i)]
+			s.ws()
+			s.i++ // ':'
+			s.value(dropped || named)
 		}
-	case json.Number:
-		if _, kept := d.kept[string(v)]; dropped && !kept {
-			return []byte("0"), 1
+	case c == '[':
+		s.i++
+		for {
+			s.ws()
+			switch s.b[s.i] {
+			case ']':
+				s.i++
+				return
+			case ',':
+				s.i++
+			}
+			s.value(dropped)
+		}
+	case c == '"':
+		start := s.i
+		s.str()
+		s.leafString(start, dropped)
+	case c == 't' || c == 'n':
+		s.i += 4
+	case c == 'f':
+		s.i += 5
+	default:
+		start := s.i
+		for s.i < len(s.b) && strings.IndexByte("+-.0123456789eE", s.b[s.i]) >= 0 {
+			s.i++
+		}
+		if _, kept := s.d.kept[string(s.b[start:s.i])]; dropped && !kept {
+			s.add(start, []byte("0"), 1)
 		}
 	}
-	return nil, 0
+}
+
+// str moves past the string literal at s.i.
+func (s *jsonScan) str() {
+	s.i++
+	for {
+		switch s.b[s.i] {
+		case '\\':
+			s.i += 2
+		case '"':
+			s.i++
+			return
+		default:
+			s.i++
+		}
+	}
+}
+
+// text is the value of the string literal b[start:end].
+func (s *jsonScan) text(start, end int) string {
+	raw := s.b[start+1 : end-1]
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw)
+	}
+	var v string
+	if json.Unmarshal(s.b[start:end], &v) != nil {
+		return string(raw)
+	}
+	return v
+}
+
+func (s *jsonScan) leafString(start int, dropped bool) {
+	v := s.text(start, s.i)
+	if _, kept := s.d.kept[v]; kept {
+		return
+	}
+	if _, ok := s.d.values[v]; ok || dropped {
+		s.add(start, droppedLiteral, 1)
+		return
+	}
+	if t := strings.TrimSpace(v); t != "" && (t[0] == '{' || t[0] == '[') {
+		if inner, k := s.d.JSON([]byte(v)); k > 0 {
+			if q, err := json.Marshal(string(inner)); err == nil {
+				s.add(start, q, k)
+			}
+		}
+	}
+}
+
+// add replaces b[start:s.i] by repl, which counts k values.
+func (s *jsonScan) add(start int, repl []byte, k int) {
+	s.edits = append(s.edits, edit{start: start, end: s.i, repl: repl})
+	s.n += k
 }
 
 // outcome is what the host made of one emit batch, as a version 2 tape
@@ -278,9 +324,9 @@ func (e *Emitter) Drops() *Drops {
 		return nil
 	}
 	d := newDrops()
-	e.mu.Lock()
+	e.dmu.Lock()
 	d.merge(e.drops)
-	e.mu.Unlock()
+	e.dmu.Unlock()
 	for _, pol := range e.objects {
 		if !pol.inStream {
 			continue
