@@ -66,7 +66,7 @@ tidy-check:
 	@git diff --exit-code -- '*go.mod' '*go.sum' || { echo "go mod tidy changed the files above"; exit 1; }
 
 bench: build wasm
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./store/... ./receipt/... ./hostfns/... ./engine/...
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./store/... ./receipt/... ./hostfns/... ./engine/... ./export/...
 	./$(BUILD)/sluice bench ingest --users $(BENCH_USERS) --json
 
 fuzz:

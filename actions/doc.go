@@ -27,6 +27,18 @@
 // periodically, tests call it directly with an injected clock. The
 // inverse's receipt names the grant's receipt in inverse_of.
 //
+// A host that stops during an execute leaves its run in state running.
+// [Service.Reconcile] (serve calls it once at start) fails such runs,
+// with a signed receipt and [InterruptedMessage]: whether the remote
+// applied the change is unknown, so nothing retries them on its own.
+//
+// A run belongs to the connection it was asked of. If the connection was
+// deleted since (the id may now name a connection created again, on
+// another account), an approval ends the run as rejected and the
+// inverse of its grant fails when due, both with
+// [ConnectionDeletedMessage] and a signed receipt; the old run's
+// Idempotency-Key no longer answers.
+//
 // # Checks
 //
 // [Service.RunCheck] calls verify under a read-only network door and

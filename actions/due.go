@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/store"
 )
 
@@ -64,22 +65,14 @@ func (s *Service) Shutdown(ctx context.Context) error {
 func (s *Service) RunDue(ctx context.Context) (int, error) {
 	s.scanMu.Lock()
 	defer s.scanMu.Unlock()
-	tenants, err := s.db.Tenants(ctx)
-	if err != nil {
-		return 0, err
-	}
 	n := 0
 	var errs []error
-	for _, id := range tenants {
-		t, err := s.db.Tenant(id)
-		if err != nil {
-			continue
-		}
+	err := s.eachTenant(ctx, func(id string, t *store.Tenant) {
 		now := s.now()
 		due, err := t.DueActions(ctx, now, 0)
 		if err != nil {
 			errs = append(errs, err)
-			continue
+			return
 		}
 		for _, d := range due {
 			var err error
@@ -100,7 +93,7 @@ func (s *Service) RunDue(ctx context.Context) (int, error) {
 		checks, err := t.DueChecks(ctx, now, 0)
 		if err != nil {
 			errs = append(errs, err)
-			continue
+			return
 		}
 		for _, sc := range checks {
 			n++
@@ -109,8 +102,23 @@ func (s *Service) RunDue(ctx context.Context) (int, error) {
 				errs = append(errs, fmt.Errorf("tenant %s check %s/%s: %w", id, sc.Connection, sc.Check, err))
 			}
 		}
+	})
+	return n, errors.Join(append(errs, err)...)
+}
+
+// eachTenant calls fn with every tenant of the store; a tenant id the
+// store refuses is skipped.
+func (s *Service) eachTenant(ctx context.Context, fn func(id string, t *store.Tenant)) error {
+	tenants, err := s.db.Tenants(ctx)
+	if err != nil {
+		return err
 	}
-	return n, errors.Join(errs...)
+	for _, id := range tenants {
+		if t, err := s.db.Tenant(id); err == nil {
+			fn(id, t)
+		}
+	}
+	return nil
 }
 
 // revoke runs the inverse of an expired grant. The inverse run is
@@ -136,8 +144,21 @@ func (s *Service) revoke(ctx context.Context, t *store.Tenant, grantID string) e
 		State: store.ActionRunning, CreatedAt: now, UpdatedAt: now,
 		Preflight: store.Preflight{RequiredScopes: []string{}, GrantedScopes: []string{}},
 	}
-	conn, cerr := s.conns.Connection(ctx, t, g.Connection)
-	if cerr == nil {
+	created, err := connectionCreated(ctx, t, g.Connection)
+	if err != nil {
+		return err
+	}
+	// A grant of a connection deleted since is not revoked through the
+	// connection now under its id: that may be another remote account.
+	fail := outlived(g.CreatedAt, created, inverseNotRunMessage)
+	var conn engine.Connection
+	if fail == nil {
+		var cerr error
+		if conn, cerr = s.conns.Connection(ctx, t, g.Connection); cerr != nil {
+			fail = unavailable(cerr.Error())
+		}
+	}
+	if fail == nil {
 		m := conn.Module.Manifest
 		grant, _ := action(m, g.Action)
 		act, ok := action(m, grant.Inverse)
@@ -153,16 +174,15 @@ func (s *Service) revoke(ctx context.Context, t *store.Tenant, grantID string) e
 				return err
 			}
 		} else {
-			cerr = fmt.Errorf("the connector no longer declares the inverse of %q", g.Action)
+			fail = unavailable(fmt.Sprintf("the connector no longer declares the inverse of %q", g.Action))
 		}
 	}
 	if inv.Action == "" {
 		inv.Action = "inverse-of-" + g.Action
 	}
 	switch {
-	case cerr != nil:
-		inv.State = store.ActionFailed
-		inv.Error = &store.RunError{Type: "connection_unavailable", Message: cerr.Error(), Count: 1}
+	case fail != nil:
+		inv.State, inv.Error = store.ActionFailed, fail
 	case !inv.Preflight.Allowed:
 		inv.State = store.ActionRejected
 		inv.Error = &store.RunError{Type: "preflight_denied", Message: joinReasons(inv.Preflight.Reasons), Count: 1}
@@ -189,24 +209,16 @@ func (s *Service) revoke(ctx context.Context, t *store.Tenant, grantID string) e
 	return err
 }
 
+// unavailable is the error of an inverse whose connection cannot run it.
+func unavailable(msg string) *store.RunError {
+	return &store.RunError{Type: "connection_unavailable", Message: msg, Count: 1}
+}
+
 // expire ends a run whose approval did not come in time.
 func (s *Service) expire(ctx context.Context, t *store.Tenant, id string) error {
-	run, err := t.UpdateActionRun(ctx, id, func(r *store.ActionRun) error {
-		if r.State != store.ActionPendingApproval {
-			return errStale
-		}
-		r.State, r.ExpiresAt, r.UpdatedAt = store.ActionExpired, time.Time{}, s.now()
-		r.Error = &store.RunError{Type: "approval_expired", Message: "no decision before the approval timeout", Count: 1}
-		return nil
-	})
-	if errors.Is(err, errStale) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	run, err = s.finish(ctx, t, run)
-	s.m.outcome(run, "expired")
+	pending := func(r *store.ActionRun) bool { return r.State == store.ActionPendingApproval }
+	_, err := s.end(ctx, t, id, pending, store.ActionExpired,
+		&store.RunError{Type: "approval_expired", Message: "no decision before the approval timeout", Count: 1}, "expired")
 	return err
 }
 

@@ -289,12 +289,23 @@ func (s *Service) Runs(ctx context.Context, t *store.Tenant, connection, before 
 }
 
 // Approve records by's approval of a pending run; the approval that
-// completes the quorum executes the run and returns its outcome.
+// completes the quorum executes the run and returns its outcome. A run
+// requested before its connection was deleted (and maybe created again
+// under the same id) is not run: any approval ends it as rejected, with
+// ConnectionDeletedMessage and a receipt.
 func (s *Service) Approve(ctx context.Context, t *store.Tenant, connection, id, by string) (store.ActionRun, error) {
 	if by == "" {
 		return store.ActionRun{}, &FieldError{Field: "approver", Message: "is required"}
 	}
+	created, err := connectionCreated(ctx, t, connection)
+	if err != nil {
+		return store.ActionRun{}, err
+	}
 	run, err := s.decide(ctx, t, connection, id, func(r *store.ActionRun, now time.Time) error {
+		if e := outlived(r.CreatedAt, created, ConnectionDeletedMessage); e != nil {
+			r.State, r.ExpiresAt, r.Error = store.ActionRejected, time.Time{}, e
+			return nil
+		}
 		if by == r.Requester {
 			return ErrSelfApproval
 		}
@@ -307,11 +318,18 @@ func (s *Service) Approve(ctx context.Context, t *store.Tenant, connection, id, 
 		}
 		return nil
 	})
-	if err != nil || run.State != store.ActionRunning {
-		if err == nil {
-			s.log.Info("action approved, awaiting another approval", "tenant", t.ID(), "run", id, "by", by)
-		}
+	switch {
+	case err != nil:
 		return run, err
+	case run.State == store.ActionRejected:
+		s.log.Warn("approval refused: the connection was deleted after the request", "tenant", t.ID(),
+			"connection", connection, "run", id, "by", by)
+		run, err = s.finish(ctx, t, run)
+		s.m.outcome(run, "rejected")
+		return run, err
+	case run.State != store.ActionRunning:
+		s.log.Info("action approved, awaiting another approval", "tenant", t.ID(), "run", id, "by", by)
+		return run, nil
 	}
 	conn, err := s.conns.Connection(ctx, t, connection)
 	if err != nil {

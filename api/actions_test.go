@@ -116,16 +116,7 @@ func (e *actionsEnv) call(t *testing.T, principal, method, path string, body str
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, b
+	return api.Send(t, req)
 }
 
 const dirActions = "/v1/tenants/acme/connections/dir/actions"

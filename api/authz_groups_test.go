@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/conformance/sandbox"
 	"github.com/sluicehq/sluice/engine"
+	"github.com/sluicehq/sluice/keyring"
 	"github.com/sluicehq/sluice/store"
 )
 
@@ -177,16 +179,53 @@ func (w *world) submit(t *testing.T, principal, body string, want int, state str
 	return run.ID
 }
 
-// exportRows: compliance export bundles, and the signing keys a verifier
-// anchors its trust in. The wired world does not wire packages export and
-// keyring yet (see hookRows).
+// exportRows: the signing keys a verifier anchors its trust in, and
+// compliance export bundles. The rotation comes first, so the bundles
+// after it hold receipts signed before it (the setup syncs, the actions
+// and replays of the rows above) and must still verify: each bundle is
+// checked by package export's offline verifier against the keys GET
+// /v1/signing-keys lists.
 func (w *world) exportRows() []tableRow {
-	rows := []tableRow{
-		get("/v1/tenants/{tenant}/exports", "/v1/tenants/acme/exports?from=2025-01-01T00:00:00Z&to=2030-01-01T00:00:00Z&role=auditor", tenantOnly(200)),
-		get("/v1/signing-keys", "/v1/signing-keys", public(200)),
-		{method: "POST", pattern: "/v1/signing-keys/rotate", req: request{path: "/v1/signing-keys/rotate"}, want: keyed(200, 403, 403, 403, 403, 403)},
+	var before string // the active key before the rotation
+	rotate := tableRow{method: "POST", pattern: "/v1/signing-keys/rotate", req: request{path: "/v1/signing-keys/rotate"},
+		want: keyed(200, 403, 403, 403, 403, 403), backend: "signing keys",
+		prepare: func(t *testing.T, _ string, req request) request {
+			if w.wired {
+				keys, _ := w.signingKeys(t)
+				before = activeKey(t, keys)
+			}
+			return req
+		},
+		check: func(t *testing.T, body []byte) {
+			var list api.SigningKeyList
+			if err := json.Unmarshal(body, &list); err != nil {
+				t.Fatal(err)
+			}
+			if now := activeKey(t, list.Items); now == before || !slices.ContainsFunc(list.Items, func(k keyring.PublicKey) bool {
+				return k.ID == before && k.State == "retired"
+			}) {
+				t.Errorf("rotation: active key %s, was %s; keys %+v", now, before, list.Items)
+			}
+		}}
+	export := get("/v1/tenants/{tenant}/exports", "/v1/tenants/acme/exports?from=2025-01-01T00:00:00Z&to=2030-01-01T00:00:00Z&role=auditor", tenantOnly(200))
+	export.backend = "exports"
+	export.check = func(t *testing.T, body []byte) { w.verifyExport(t, body, "auditor") }
+	keys := get("/v1/signing-keys", "/v1/signing-keys", public(200))
+	keys.backend = "signing keys"
+	return []tableRow{rotate, keys, export}
+}
+
+// activeKey is the id of the one active key of keys.
+func activeKey(t *testing.T, keys []keyring.PublicKey) string {
+	t.Helper()
+	var active []string
+	for _, k := range keys {
+		if k.State == "active" {
+			active = append(active, k.ID)
+		}
 	}
-	rows[0].backend = "exports"
-	rows[1].backend, rows[2].backend = "signing keys", "signing keys"
-	return rows
+	if len(active) != 1 {
+		t.Fatalf("%d active signing keys in %+v, want one", len(active), keys)
+	}
+	return active[0]
 }

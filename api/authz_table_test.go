@@ -59,6 +59,9 @@ type tableRow struct {
 	// the real backends the state the row needs (a connection to act on,
 	// a key to revoke, an OAuth state) and returns the request to send.
 	prepare func(t *testing.T, principal string, req request) request
+	// check, if set, runs on a 2xx answer of the wired world: what the
+	// route must have done beyond answering its status.
+	check func(t *testing.T, body []byte)
 }
 
 const (
@@ -295,6 +298,9 @@ func runRow(t *testing.T, v validator.Validator, w *world, row tableRow, i int, 
 	}
 	if resp.StatusCode >= 400 {
 		api.DecodeProblem(t, resp, b)
+	}
+	if w.wired && row.check != nil && resp.StatusCode < 300 {
+		row.check(t, b)
 	}
 	checkAgainstSpec(t, v, name, req, resp, b)
 }

@@ -8,8 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -40,15 +40,18 @@ import (
 // internal/runs, the dead-letter queue, the actions service, an engine
 // running the directory connector built to Wasm, and one sandbox remote
 // per tenant on 127.0.0.1 (a sandbox is one remote account, and an
-// account binds to one tenant only), and the webhook intake (package
-// webhooks, its workers running the connector's webhook export). Exports
-// and signing keys are not wired yet: their rows expect 501 behind
-// authorization.
+// account binds to one tenant only), the webhook intake (package
+// webhooks, its workers running the connector's webhook export), and the
+// compliance exporter (package export) with the signing keyring (package
+// keyring, local KMS): every receipt of the world, the engine's and the
+// services', is signed by the keyring's active key, so exports verify
+// and rotations through the API take effect at once.
 type world struct {
 	wired bool
 	db    *store.DB
 	srv   *api.Server
 	url   string
+	cfg   api.Config // srv's, for serveAlso
 	keys  map[string]string
 	logs  *api.SyncBuffer
 	// What read rows name: an entity of acme, a receipt, a run of crm,
@@ -132,7 +135,10 @@ func newWorld(t *testing.T, wired bool) *world {
 	w.hooks = startWebhooks(t, b, logger)
 	cfg.Webhooks = w.hooks
 	w.backends = map[string]bool{"registry": true, "connections": true, "scheduler": true, "dlq": true, "actions": true, "webhooks": true}
-	cfg.Policies, w.backends["policies"] = policy.New(policy.Config{}), true
+	pols := policy.New(policy.Config{})
+	cfg.Policies, w.backends["policies"] = pols, true
+	cfg.Exports, cfg.SigningKeys = worldExporter(t, b, pols, logger), b.Keys
+	w.backends["exports"], w.backends["signing keys"] = true, true
 	cfg.Streams, w.backends["streams"] = outbound.New(outbound.Config{}), true // authz_stream_test.go
 	w.backends["marketplace"], cfg.Marketplace = true, worldMarketplace(t, b)
 	w.serve(t, cfg)
@@ -147,7 +153,7 @@ func newWorld(t *testing.T, wired bool) *world {
 		t.Cleanup(func() { _ = r.sb.Close() })
 		w.remotes[tenant] = r
 	}
-	w.bundle = directoryBundle(t, b.Wasm, b.Manifest)
+	w.bundle = directoryBundle(t, b.Wasm, b.Manifest, b.Runbooks)
 	parsed, err := registry.ParseBundle(bytes.NewReader(w.bundle), "application/gzip", 0)
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +191,7 @@ func (w *world) serve(t *testing.T, cfg api.Config) {
 	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	w.srv, w.url = srv, ts.URL
+	w.srv, w.url, w.cfg = srv, ts.URL, cfg
 	w.keys = api.MakeKeys(t, cfg.Store)
 }
 
@@ -226,11 +232,12 @@ func (w *world) readTargets(t *testing.T) {
 	w.member = fmt.Sprintf(`"params":{"user_id":%q,"group_id":%q}`, ids[0], ids[1])
 }
 
-// directoryBundle packs the directory connector as a tar.gz bundle,
-// its manifest changed to the OAuth2 authorization-code flow (so the
-// OAuth rows have a flow to run; discover() does not describe auth) and
-// given a runbook for the runbook rows.
-func directoryBundle(t *testing.T, wasm, mf []byte) []byte {
+// directoryBundle packs the directory connector as a tar.gz bundle with
+// the runbooks it ships, its manifest changed to the OAuth2
+// authorization-code flow (so the OAuth rows have a flow to run;
+// discover() does not describe auth) and given a runbook for the
+// runbook rows.
+func directoryBundle(t *testing.T, wasm, mf []byte, runbooks map[string][]byte) []byte {
 	t.Helper()
 	var m protocol.Manifest
 	if err := json.Unmarshal(mf, &m); err != nil {
@@ -244,12 +251,22 @@ func directoryBundle(t *testing.T, wasm, mf []byte) []byte {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
+	// The fastest level: every world packs the module again, and the
+	// registry reads any level.
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tw := tar.NewWriter(zw)
-	for _, f := range []struct {
+	type file struct {
 		name string
 		data []byte
-	}{{"module.wasm", wasm}, {"connector.json", manifest}, {"runbooks/rate_limited.md", []byte("# Rate limited\n\nWait for Retry-After.\n")}} {
+	}
+	files := []file{{"module.wasm", wasm}, {"connector.json", manifest}, {"runbooks/rate_limited.md", []byte("# Rate limited\n\nWait for Retry-After.\n")}}
+	for _, p := range slices.Sorted(maps.Keys(runbooks)) {
+		files = append(files, file{p, runbooks[p]})
+	}
+	for _, f := range files {
 		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.data)), Typeflag: tar.TypeReg}); err != nil {
 			t.Fatal(err)
 		}
@@ -376,26 +393,11 @@ func (w *world) checkGlobexUntouched(t *testing.T) {
 // hooks make state through the routes themselves.
 func (w *world) call(t *testing.T, principal, method, path, body string) (int, []byte) {
 	t.Helper()
-	var rd io.Reader
+	var b []byte
+	ct := ""
 	if body != "" {
-		rd = strings.NewReader(body)
+		b, ct = []byte(body), js
 	}
-	req, err := http.NewRequest(method, w.url+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Authorization", "Bearer "+w.keys[principal])
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, b
+	resp, out := w.do(t, w.url, principal, method, path, ct, b)
+	return resp.StatusCode, out
 }

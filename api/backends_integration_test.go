@@ -3,9 +3,9 @@ package api
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"log/slog"
+	"maps"
 	"mime/multipart"
 	"net/http/httptest"
 	"os"
@@ -19,6 +19,7 @@ import (
 	"github.com/sluicehq/sluice/connections"
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/internal/wasmbuild"
+	"github.com/sluicehq/sluice/keyring"
 	"github.com/sluicehq/sluice/kms/local"
 	"github.com/sluicehq/sluice/receipt"
 	"github.com/sluicehq/sluice/registry"
@@ -33,6 +34,7 @@ import (
 type realEnv struct {
 	*testEnv
 	wasm, manifest []byte
+	runbooks       map[string][]byte
 	sandbox        string // base URL
 }
 
@@ -56,12 +58,12 @@ func newRealEnv(t *testing.T) *realEnv {
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	env := &testEnv{db: b.DB, srv: srv, url: ts.URL, logs: logs, keys: makeKeys(t, b.DB)}
-	return &realEnv{testEnv: env, wasm: b.Wasm, manifest: b.Manifest, sandbox: base}
+	return &realEnv{testEnv: env, wasm: b.Wasm, manifest: b.Manifest, runbooks: b.Runbooks, sandbox: base}
 }
 
 // realBackends are the domain services over one store in t.TempDir():
-// engine, registry, vault (local KMS key file) and connections manager,
-// with the example directory connector built as a partner builds it.
+// engine, signing keyring and vault (one local KMS key file),
+// registry and connections manager, with the example directory connector built as a partner builds it.
 // The route table test of package api_test wires them with the run
 // scheduler (internal/runs), which package api's own tests cannot import.
 type realBackends struct {
@@ -69,15 +71,21 @@ type realBackends struct {
 	Engine      *engine.Engine
 	Registry    *registry.Registry
 	Connections *connections.Manager
-	// Signer is the engine's receipt signer, for the services that sign
-	// their own receipts (actions, dead-letter replays).
+	// Keys is the signing keyring (local KMS), as `sluice serve` has it:
+	// every receipt of the backends is signed by its active key.
+	Keys *keyring.Ring
+	// Signer is the keyring's Signer, the engine's, for the services that
+	// sign their own receipts (actions, dead-letter replays): it follows
+	// rotations.
 	Signer *receipt.Signer
 	// Vault seals secrets under each tenant's data key (the connections
 	// manager's, and the webhook endpoints' signing secrets).
 	Vault *secrets.Vault
 	// Wasm and Manifest are the directory connector's module and
-	// connector.json.
+	// connector.json; Runbooks are the runbooks it names, by path, as
+	// its bundle carries them.
 	Wasm, Manifest []byte
+	Runbooks       map[string][]byte
 }
 
 // directoryBuild builds the directory connector once per test binary.
@@ -103,7 +111,7 @@ func newRealBackends(t *testing.T, logger *slog.Logger) *realBackends {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mf, err := os.ReadFile(filepath.Join(root, "connectors-wasm", "directory", "connector.json"))
+	mf, runbooks, err := wasmbuild.ReadBundleFiles(filepath.Join(root, "connectors-wasm", "directory", "connector.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,14 +120,22 @@ func newRealBackends(t *testing.T, logger *slog.Logger) *realBackends {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	key, err := receipt.GenerateKey(rand.Reader)
+	// One local KMS key wraps the signing keys and the tenants' data keys.
+	kmsKey, err := local.Open(filepath.Join(t.TempDir(), "keys", "kms.key"))
 	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := keyring.New(keyring.Config{Store: db, KMS: kmsKey, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ring.Init(context.Background(), ""); err != nil {
 		t.Fatal(err)
 	}
 	// The repository's shared wazero cache: compiling the Go-built
 	// module takes seconds, and every package's tests compile the same one.
 	// Backoff waits are skipped: a test's remote fails on purpose.
-	signer := receipt.NewSigner(key)
+	signer := ring.Signer()
 	eng, err := engine.New(engine.Config{Store: db, Signer: signer, AllowPrivateNetworks: true, Logger: logger,
 		CacheDir: filepath.Join(root, "build", "test-cache", "wazero"), Sleep: func(context.Context, time.Duration) error { return nil }})
 	if err != nil {
@@ -127,10 +143,6 @@ func newRealBackends(t *testing.T, logger *slog.Logger) *realBackends {
 	}
 	t.Cleanup(func() { _ = eng.Close(context.Background()) })
 	reg, err := registry.New(registry.Config{Store: db, Engine: eng, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	kmsKey, err := local.Open(filepath.Join(t.TempDir(), "keys", "kms.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,15 +154,17 @@ func newRealBackends(t *testing.T, logger *slog.Logger) *realBackends {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &realBackends{DB: db, Engine: eng, Registry: reg, Connections: mgr, Signer: signer, Vault: vault, Wasm: wasm, Manifest: mf}
+	return &realBackends{DB: db, Engine: eng, Registry: reg, Connections: mgr, Keys: ring, Signer: signer, Vault: vault, Wasm: wasm, Manifest: mf, Runbooks: runbooks}
 }
 
-// bundle packs a multipart bundle of module and manifest.
-func bundle(t *testing.T, wasm, mf []byte) (contentType string, body []byte) {
+// bundle packs a multipart bundle of module, manifest and runbooks.
+func bundle(t *testing.T, wasm, mf []byte, runbooks map[string][]byte) (contentType string, body []byte) {
 	t.Helper()
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)
-	for name, data := range map[string][]byte{"module.wasm": wasm, "connector.json": mf} {
+	files := map[string][]byte{"module.wasm": wasm, "connector.json": mf}
+	maps.Copy(files, runbooks) // a runbook's part is named by its path
+	for name, data := range files {
 		part, err := w.CreateFormFile(name, name)
 		if err != nil {
 			t.Fatal(err)
@@ -167,7 +181,7 @@ func bundle(t *testing.T, wasm, mf []byte) (contentType string, body []byte) {
 
 func TestRealRegistryAndConnections(t *testing.T) {
 	env := newRealEnv(t)
-	ct, body := bundle(t, env.wasm, env.manifest)
+	ct, body := bundle(t, env.wasm, env.manifest, env.runbooks)
 	digest := engine.Digest(env.wasm)
 
 	// Upload as the owning partner: stored by digest.
@@ -186,7 +200,7 @@ func TestRealRegistryAndConnections(t *testing.T) {
 	if bytes.Equal(changed, env.manifest) {
 		t.Fatal("could not change the manifest")
 	}
-	ctChanged, bodyChanged := bundle(t, env.wasm, changed)
+	ctChanged, bodyChanged := bundle(t, env.wasm, changed, env.runbooks)
 	refusals := []struct {
 		name, principal, path, ct string
 		body                      []byte

@@ -2,10 +2,12 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
 
+	"github.com/sluicehq/sluice/connections"
 	"github.com/sluicehq/sluice/store"
 )
 
@@ -271,7 +273,16 @@ func (s *Server) oauthCallback(w http.ResponseWriter, r *http.Request) {
 	if provErr != "" {
 		// The provider refused (the admin denied consent): the backend
 		// spends the state and records why; the answer is its refusal.
+		// The connections manager returns the refusal it recorded as an
+		// *AuthError, which classify would answer as a failed
+		// authorization naming body.credentials, a field the callback
+		// does not have. Any other error (an unknown or spent state, a
+		// store failure joined to the refusal) is the backend's answer.
 		_, _, err := cs.DenyOAuth(r.Context(), state, provErr, q.Get("error_description"))
+		var refused *connections.AuthError
+		if errors.As(err, &refused) && error(refused) == err {
+			err = nil
+		}
 		if err == nil {
 			err = newProblem(http.StatusUnprocessableEntity, "the provider refused authorization",
 				FieldError{Field: "query.error", Message: provErr})

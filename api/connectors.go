@@ -1,6 +1,8 @@
 package api
 
 import (
+	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -47,13 +49,37 @@ func (s *Server) uploadConnector(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, invalidField("query.partner", "an admin upload names the partner that owns the connector"))
 		return
 	}
-	v, err := reg.Upload(r.Context(), Upload{Partner: partner, UploadedBy: p.KeyID, ContentType: r.Header.Get("Content-Type"), Body: r.Body})
+	// A backend may report the failed read of a body past the limit
+	// (Config.MaxBundleBytes, when the body hides its length) as a
+	// malformed bundle, its cause flattened to text (the registry's
+	// parser does): the limit's error wins, so the answer is 413.
+	body := &bodyReader{r: r.Body}
+	v, err := reg.Upload(r.Context(), Upload{Partner: partner, UploadedBy: p.KeyID, ContentType: r.Header.Get("Content-Type"), Body: body})
+	var tooLarge *http.MaxBytesError
+	if err != nil && errors.As(body.err, &tooLarge) {
+		err = body.err
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	w.Header().Set("Location", versionPath(v.Connector, v.Version))
 	writeJSON(w, http.StatusCreated, v)
+}
+
+// bodyReader remembers the error that ended the reading of a request
+// body.
+type bodyReader struct {
+	r   io.Reader
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		b.err = err
+	}
+	return n, err
 }
 
 func versionPath(connector, version string) string {

@@ -75,7 +75,7 @@ func (s *Server) runbooks(ctx context.Context, t *store.Tenant, connection strin
 		if slices.Contains(names, errorType) {
 			return "/v1/connectors/" + url.PathEscape(c.Connector) + "/versions/" + url.PathEscape(c.Version) + "/runbooks/" + url.PathEscape(errorType)
 		}
-		return runbookDLQ
+		return platformRunbook(errorType)
 	}
 }
 

@@ -28,8 +28,9 @@ const (
 // Principals lists them in column order.
 var Principals = principals
 
-// FakeTime is the creation time of the keys MakeKeys writes.
-var FakeTime = fakeTime
+// SeedTime is when the seeded data and keys were made (SeedData,
+// MakeKeys).
+var SeedTime = seedTime
 
 // SyncBuffer is a goroutine-safe log sink.
 type SyncBuffer = syncBuffer
@@ -48,10 +49,20 @@ var SpecValidator = specValidator
 // returns them by principal ("" for PNone).
 func MakeKeys(t testing.TB, db *store.DB) map[string]string { return makeKeys(t, db) }
 
-// SeedData writes an object, an edge, lineage, run run-1, receipt rcpt-1
-// and usage on 2025-01-01 for tenants acme and globex, and returns the
-// entity id of each tenant's user.
+// SeedData writes two objects, an edge, lineage, run run-1, its signed
+// receipt rcpt-1 and usage on 2025-01-01 for tenants acme and globex,
+// and returns the entity id of each tenant's user.
 func SeedData(t testing.TB, db *store.DB) map[string]string { return seedData(t, db).entity }
+
+// KeyID is the id of an API key ("" for a malformed one): what the
+// records of its actions name.
+func KeyID(key string) string {
+	id, _ := parseKey(key)
+	return id
+}
+
+// Send sends a request and returns the response with its body read.
+var Send = send
 
 // DecodeProblem fails t unless b is an RFC 9457 problem document for
 // resp's status.
@@ -68,7 +79,7 @@ func MakeVictimKey(t testing.TB, db *store.DB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Platform().CreateAPIKey(context.Background(), store.APIKey{ID: id, Role: store.RoleReviewer, Hash: hash, CreatedAt: fakeTime}); err != nil {
+	if err := db.Platform().CreateAPIKey(context.Background(), store.APIKey{ID: id, Role: store.RoleReviewer, Hash: hash, CreatedAt: seedTime}); err != nil {
 		t.Fatal(err)
 	}
 	return id

@@ -15,7 +15,7 @@ import (
 // backends (package api's own tests cannot import the run scheduler).
 
 func TestReadyzDrainsAndFollowsTheStore(t *testing.T) {
-	env := newEnv(t, envOptions{})
+	env := newEnv(t)
 	if resp, _ := env.do(t, pNone, "GET", "/readyz", "", nil); resp.StatusCode != 200 {
 		t.Fatalf("readyz: %d", resp.StatusCode)
 	}
@@ -26,7 +26,7 @@ func TestReadyzDrainsAndFollowsTheStore(t *testing.T) {
 	if resp, _ := env.do(t, pNone, "GET", "/healthz", "", nil); resp.StatusCode != 200 {
 		t.Fatalf("healthz while draining: %d", resp.StatusCode)
 	}
-	env2 := newEnv(t, envOptions{})
+	env2 := newEnv(t)
 	_ = env2.db.Close()
 	if resp, b := env2.do(t, pNone, "GET", "/readyz", "", nil); resp.StatusCode != 503 {
 		t.Fatalf("readyz with the store closed: %d %s", resp.StatusCode, b)
@@ -36,7 +36,7 @@ func TestReadyzDrainsAndFollowsTheStore(t *testing.T) {
 // Metrics are labelled by route pattern: tenant and entity ids never
 // become label values.
 func TestMetricsUseRoutePatterns(t *testing.T) {
-	env := newEnv(t, envOptions{})
+	env := newEnv(t)
 	env.do(t, pAdmin, "GET", "/v1/tenants/acme/objects/"+env.seed.entity["acme"], "", nil)
 	env.do(t, pNone, "GET", "/v1/tenants/globex/objects", "", nil)
 	env.do(t, pNone, "GET", "/no/such/route", "", nil)

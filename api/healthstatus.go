@@ -71,6 +71,21 @@ const (
 	runbookUnreachable  = "docs/runbooks/remote-unreachable.md"
 )
 
+// platformRunbook names the platform runbook of the host's error types
+// that have one of their own; any other type a connector does not
+// document falls back to the dead-letter runbook.
+func platformRunbook(errorType string) string {
+	switch errorType {
+	case "rate_limited":
+		return runbookRateLimited
+	case "remote_unavailable", "transport", "timeout":
+		return runbookUnreachable
+	case "auth", "unauthorized", "token_refresh":
+		return runbookTokenRefresh
+	}
+	return runbookDLQ
+}
+
 // assess sets rep.Status and rep.Reasons from what the report holds and
 // the connection's recent runs (newest first). The worst reason wins:
 // failing over degraded over ok.

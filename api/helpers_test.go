@@ -4,19 +4,18 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/sluicehq/sluice/engine"
-	"github.com/sluicehq/sluice/manifest"
 	"github.com/sluicehq/sluice/receipt"
 	"github.com/sluicehq/sluice/store"
 )
@@ -45,16 +44,16 @@ type testEnv struct {
 	seed seeded
 }
 
-type envOptions struct {
-	wired          bool // fakes for every backend, and an engine
-	maxBodyBytes   int64
-	maxBundleBytes int64
-	baseURL        string
-}
+// seedTime is the clock of newEnv's server, and when the seeded data
+// and keys were made.
+var seedTime = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // newEnv starts a real Server over httptest on 127.0.0.1 with a real
-// Badger in t.TempDir().
-func newEnv(t testing.TB, o envOptions) *testEnv {
+// Badger in t.TempDir() and no domain backend: the routes it serves for
+// real read the store (seeded by seedData) or need nothing. The tests
+// of routes with backends run on the real ones, in package api_test
+// (authz_world_test.go).
+func newEnv(t testing.TB) *testEnv {
 	t.Helper()
 	db, err := store.Open(store.Options{Dir: t.TempDir(), ValueLogFileSize: 16 << 20, MemTableSize: 8 << 20})
 	if err != nil {
@@ -62,65 +61,13 @@ func newEnv(t testing.TB, o envOptions) *testEnv {
 	}
 	t.Cleanup(func() { _ = db.Close() })
 	logs := &syncBuffer{}
-	cfg := Config{
-		Store: db, Logger: slog.New(slog.NewTextHandler(logs, nil)),
-		Now: func() time.Time { return fakeTime }, MaxBodyBytes: o.maxBodyBytes, MaxBundleBytes: o.maxBundleBytes, BaseURL: o.baseURL,
-	}
-	env := &testEnv{db: db, logs: logs}
-	if o.wired {
-		eng := newTestEngine(t, db)
-		mod := nativeDirectory(t, eng)
-		cfg.Registry, cfg.Connections, cfg.Scheduler = fakeRegistry{}, &fakeConnections{module: mod}, fakeScheduler{}
-		cfg.HostStats, cfg.Engine = fakeHostStats{}, eng
-	}
-	srv, err := New(cfg)
+	srv, err := New(Config{Store: db, Logger: slog.New(slog.NewTextHandler(logs, nil)), Now: func() time.Time { return seedTime }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	env.srv, env.url = srv, ts.URL
-	env.keys = makeKeys(t, db)
-	env.seed = seedData(t, db)
-	return env
-}
-
-func newTestEngine(t testing.TB, db *store.DB) *engine.Engine {
-	t.Helper()
-	key, err := receipt.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Config{Store: db, Signer: receipt.NewSigner(key)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = eng.Close(context.Background()) })
-	return eng
-}
-
-// nativeDirectory loads the example connector's manifest with a native
-// stand-in whose health() answers reachable.
-func nativeDirectory(t testing.TB, eng *engine.Engine) *engine.Module {
-	t.Helper()
-	b, err := os.ReadFile("../connectors-wasm/directory/connector.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := manifest.Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mod, err := eng.LoadNative(m, func(_ context.Context, _ engine.Transport, export string, _ []byte) ([]byte, error) {
-		if export == "health" {
-			return []byte(`{"reachable":true,"details":{"mode":"fake"}}`), nil
-		}
-		return []byte(`{}`), nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return mod
+	return &testEnv{db: db, srv: srv, url: ts.URL, logs: logs, keys: makeKeys(t, db), seed: seedData(t, db)}
 }
 
 // makeKeys creates one key per principal, straight in the store.
@@ -142,14 +89,14 @@ func makeKeys(t testing.TB, db *store.DB) map[string]string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rec.ID, rec.Hash, rec.CreatedAt, rec.Name = id, hash, fakeTime, name
+		rec.ID, rec.Hash, rec.CreatedAt, rec.Name = id, hash, seedTime, name
 		if err := db.Platform().CreateAPIKey(ctx, rec); err != nil {
 			t.Fatal(err)
 		}
 		keys[name] = key
 	}
 	id, _ := parseKey(keys[pRevoked])
-	if _, err := db.Platform().RevokeAPIKey(ctx, id, fakeTime); err != nil {
+	if _, err := db.Platform().RevokeAPIKey(ctx, id, seedTime); err != nil {
 		t.Fatal(err)
 	}
 	return keys
@@ -158,15 +105,27 @@ func makeKeys(t testing.TB, db *store.DB) map[string]string {
 // seeded names what seedData wrote for each tenant.
 type seeded struct {
 	entity map[string]string // tenant → an entity id (a user)
+	// keys verify the seeded receipts.
+	keys receipt.KeySet
 }
 
-// seedData gives acme and globex an object, an edge, lineage, a receipt
-// and usage each, so reads have something to find and isolation has
-// something to leak.
+// seedData gives acme and globex two objects (a user and a group), an
+// edge, lineage, a run, its receipt and usage each, so reads have
+// something to find and isolation has something to leak. Each tenant's
+// receipt rcpt-1 is a real ingest receipt of its run-1, signed by
+// seedData's key (seeded.keys) over the digests of the run's objects
+// under the tenant's salt, as the engine makes them.
 func seedData(t testing.TB, db *store.DB) seeded {
 	t.Helper()
 	ctx := context.Background()
+	key, err := receipt.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := seeded{entity: map[string]string{}}
+	if s.keys, err = receipt.NewKeySet(key.Public()); err != nil {
+		t.Fatal(err)
+	}
 	for _, id := range []string{"acme", "globex"} {
 		tn, err := db.Tenant(id)
 		if err != nil {
@@ -174,23 +133,23 @@ func seedData(t testing.TB, db *store.DB) seeded {
 		}
 		user := object(id, "user", "u-"+id, `{"name":"user of `+id+`"}`)
 		group := object(id, "group", "g-"+id, `{"name":"group of `+id+`"}`)
+		run := store.Run{ID: "run-1", Connection: "crm", Connector: "directory", Version: "1.0.0", Kind: "sync",
+			State: store.RunSucceeded, StartedAt: seedTime, FinishedAt: seedTime.Add(time.Minute), ReceiptID: "rcpt-1"}
+		objs, env := signIngest(t, tn, receipt.NewSigner(key), run, []store.Object{user, group})
+		running := run
+		running.State, running.FinishedAt, running.ReceiptID = store.RunRunning, time.Time{}, ""
 		_, err = tn.CommitPage(ctx, store.Page{
-			Connection: "crm",
-			Run: store.Run{ID: "run-1", Connector: "directory", Version: "1.0.0", Kind: "sync",
-				State: store.RunRunning, StartedAt: fakeTime},
-			Objects: []store.Object{user, group},
-			Edges:   []store.Edge{{Type: "member_of", From: user.EntityID, To: group.EntityID, Confidence: 1, ObservedAt: fakeTime}},
-			Lineage: []store.Lineage{{EntityID: user.EntityID, SourceObjectID: user.SourceID, ObjectType: "user", Confidence: 1, ObservedAt: fakeTime}},
+			Connection: "crm", Run: running, Objects: objs,
+			Edges:   []store.Edge{{Type: "member_of", From: user.EntityID, To: group.EntityID, Confidence: 1, ObservedAt: seedTime}},
+			Lineage: []store.Lineage{{EntityID: user.EntityID, SourceObjectID: user.SourceID, ObjectType: "user", Confidence: 1, ObservedAt: seedTime}},
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		run := fakeRun("run-1")
 		if err := tn.PutRun(ctx, run); err != nil {
 			t.Fatal(err)
 		}
-		env := `{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[{"keyid":"k-` + id + `","sig":"c2ln"}]}`
-		if err := tn.PutReceipt(ctx, store.Receipt{ID: "rcpt-1", RunID: "run-1", Kind: "ingest", Envelope: []byte(env), CreatedAt: fakeTime}); err != nil {
+		if err := tn.PutReceipt(ctx, store.Receipt{ID: "rcpt-1", RunID: "run-1", Kind: "ingest", Envelope: env, CreatedAt: seedTime}); err != nil {
 			t.Fatal(err)
 		}
 		if err := tn.AddUsage(ctx, "2025-01-01", "directory", store.Usage{Records: 2, Runs: 1}); err != nil {
@@ -201,10 +160,45 @@ func seedData(t testing.TB, db *store.DB) seeded {
 	return s
 }
 
+// signIngest draws the tenant's payload salt, gives objs their digests
+// under it and signs the ingest receipt of run over them (in entity id
+// order), as the engine does; it returns objs with their digests.
+func signIngest(t testing.TB, tn *store.Tenant, signer *receipt.Signer, run store.Run, objs []store.Object) ([]store.Object, []byte) {
+	t.Helper()
+	ctx := context.Background()
+	salt := make([]byte, 32)
+	if _, err := rand.Read(salt); err != nil {
+		t.Fatal(err)
+	}
+	if err := tn.PutKey(ctx, "payload-salt", salt); err != nil {
+		t.Fatal(err)
+	}
+	objs = slices.Clone(objs)
+	slices.SortFunc(objs, func(a, b store.Object) int { return strings.Compare(a.EntityID, b.EntityID) })
+	pb := receipt.NewPayloadBuilder()
+	for i, o := range objs {
+		d, err := receipt.ObjectDigest(salt, o.EntityID, o.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pb.Add(o.EntityID, d); err != nil {
+			t.Fatal(err)
+		}
+		objs[i].Digest = hex.EncodeToString(d[:])
+	}
+	env, err := signer.SignIngest(ctx, receipt.Ingest{ReceiptID: run.ReceiptID, RunID: run.ID, Kind: run.Kind, TenantID: tn.ID(),
+		ConnectorID: run.Connector, Connection: run.Connection, StartedAt: receipt.FormatTime(run.StartedAt),
+		FinishedAt: receipt.FormatTime(run.FinishedAt), Payload: pb.Ref(), Status: receipt.StatusSucceeded})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs, env
+}
+
 func object(tenant, typ, src, data string) store.Object {
 	return store.Object{
 		EntityID: store.EntityID(tenant, "directory", typ, src), Connector: "directory",
-		Type: typ, SourceID: src, Data: json.RawMessage(data), Digest: "d-" + src, ObservedAt: fakeTime,
+		Type: typ, SourceID: src, Data: json.RawMessage(data), ObservedAt: seedTime,
 	}
 }
 
@@ -226,10 +220,11 @@ func (e *testEnv) do(t testing.TB, principal, method, path, contentType string, 
 	if k := e.keys[principal]; k != "" {
 		req.Header.Set("Authorization", "Bearer "+k)
 	}
-	return e.send(t, req)
+	return send(t, req)
 }
 
-func (e *testEnv) send(t testing.TB, req *http.Request) (*http.Response, []byte) {
+// send sends req and returns the response with its body read.
+func send(t testing.TB, req *http.Request) (*http.Response, []byte) {
 	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

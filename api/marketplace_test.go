@@ -23,7 +23,7 @@ import (
 // opts (none: the whole suite against an in-process sandbox).
 func newMarketplace(t *testing.T, b *api.RealBackends, opts ...conformance.Option) *marketplace.Service {
 	t.Helper()
-	if _, err := b.Registry.Upload(t.Context(), "p1", &registry.Bundle{Module: b.Wasm, Manifest: b.Manifest}); err != nil {
+	if _, err := b.Registry.Upload(t.Context(), "p1", &registry.Bundle{Module: b.Wasm, Manifest: b.Manifest, Runbooks: b.Runbooks}); err != nil {
 		t.Fatalf("upload directory 1.0.0: %v", err)
 	}
 	return marketplaceService(t, b, opts...)

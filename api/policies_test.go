@@ -44,16 +44,7 @@ func policyCall(t *testing.T, method, url, key, body string) (*http.Response, []
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, b
+	return api.Send(t, req)
 }
 
 // TestPutPolicyRefusesBadExpression: 422 naming body.expression with the

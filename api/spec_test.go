@@ -112,7 +112,7 @@ func specOperations(t *testing.T) map[string]*v3.Operation {
 // TestSpecCoversRoutes walks the chi routes: every route must be in the
 // spec, and every spec operation must be a route.
 func TestSpecCoversRoutes(t *testing.T) {
-	env := newEnv(t, envOptions{})
+	env := newEnv(t)
 	routes := map[string]bool{}
 	err := chi.Walk(env.srv.Handler().(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
 		routes[method+" "+route] = true
@@ -140,7 +140,7 @@ func TestSpecCoversRoutes(t *testing.T) {
 // TestSpecRolesMatchRoutes checks that each operation's x-roles,
 // security and x-partner-scope say what the route enforces.
 func TestSpecRolesMatchRoutes(t *testing.T) {
-	env := newEnv(t, envOptions{})
+	env := newEnv(t)
 	ops := specOperations(t)
 	for _, rt := range env.srv.routes {
 		name := rt.method + " " + rt.pattern

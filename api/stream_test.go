@@ -15,7 +15,7 @@ import (
 // GET …/stream delivers, as NDJSON, what runs of the connection hand the
 // outbound sink while the request is open.
 func TestStreamDeliversNDJSON(t *testing.T) {
-	env := newEnv(t, envOptions{})
+	env := newEnv(t)
 	hub := outbound.New(outbound.Config{})
 	env.srv.streams = hub
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -65,7 +65,7 @@ func TestStreamDeliversNDJSON(t *testing.T) {
 }
 
 func TestStreamRefusals(t *testing.T) {
-	env := newEnv(t, envOptions{})
+	env := newEnv(t)
 	path := "/v1/tenants/acme/connections/crm/stream"
 	if resp, _ := env.do(t, pTenantOwn, http.MethodGet, path, "", nil); resp.StatusCode != http.StatusNotImplemented {
 		t.Errorf("without a sink: %d, want 501", resp.StatusCode)

@@ -41,7 +41,7 @@ func observabilityChecks() []Check {
 	}, {
 		ID: "observability.runbooks", Gate: GateObservability, Level: Silver, Needs: []string{"correctness.ingest"}, Final: true, Live: true,
 		Title:  "A runbook exists for every error type",
-		Proves: "Every error type the connector reported during the suite (runs, dead-letter items, checks) has a runbook: a platform one for the host's and the SDK's types, the connector's own (manifest runbooks) for the rest.",
+		Proves: "Every error type the connector reported during the suite (runs, dead-letter items of every connection, including a webhook event about a type it does not declare) has a runbook: a platform one for the host's and the SDK's types, the connector's own (manifest runbooks) for the rest.",
 		Fix:    "Ship a runbook per error type your connector reports and list it in connector.json runbooks (error_type, path).",
 		Run:    checkRunbooks,
 	}}
@@ -159,7 +159,7 @@ func checkRunbooks(ctx context.Context, env *Env) Verdict {
 		if err != nil {
 			return fail(err.Error(), nil)
 		}
-		items, _, err := t.DLQItems(ctx, ConnID, "", 1000)
+		items, _, err := t.DLQItems(ctx, "", "", 1000) // every connection: the webhook check's too
 		if err != nil {
 			return fail(err.Error(), nil)
 		}

@@ -359,7 +359,7 @@ func checkWebhook(ctx context.Context, env *Env) Verdict {
 	if _, err := remote.Server().UpdateTicket("t-000001", map[string]any{"priority": "urgent"}); err != nil {
 		return fail("sandbox: "+err.Error(), nil)
 	}
-	hook, err := sampleHook(ctx, got, 2, env.Manifest)
+	hook, foreign, err := sampleHooks(ctx, got, 2, env.Manifest)
 	if err != nil {
 		return fail(err.Error(), nil)
 	}
@@ -379,6 +379,24 @@ func checkWebhook(ctx context.Context, env *Env) Verdict {
 	}
 	if processed != 1 {
 		return fail(fmt.Sprintf("the same event delivered three times was processed %d times", processed), results)
+	}
+	// The remote also sends events about types the connector does not
+	// ingest. Ignoring one is fine; failing on it is too, if the error is
+	// typed: its dead-letter item must then name a runbook, which
+	// observability.runbooks checks. Either way nothing may be stored.
+	for i, h := range foreign[:min(len(foreign), 1)] {
+		id, _ := uuid.NewV7()
+		res, err := env.Engine.Webhook(ctx, c, engine.WebhookEvent{ID: id.String(), Headers: h.headers, Body: h.body, ReceivedAt: time.Now()})
+		outcome := map[string]any{"foreign_event": i + 1}
+		if err != nil {
+			outcome["error"] = err.Error()
+		} else {
+			outcome["counts"] = res.Run.Counts
+			if res.Run.Counts.Created+res.Run.Counts.Updated > 0 {
+				return fail("an event about a type the connector does not declare stored objects", append(results, outcome))
+			}
+		}
+		results = append(results, outcome)
 	}
 	return pass("three deliveries of one event, processed once", results)
 }

@@ -11,12 +11,13 @@ import (
 	"github.com/sluicehq/sluice/guest-sdk/protocol"
 )
 
-// sampleHook waits (at most 10 s) for up to n deliveries and returns the
-// first whose event is about an object type the manifest declares: the
+// sampleHooks waits (at most 10 s) for up to n deliveries and returns
+// the first whose event is about an object type the manifest declares
+// (own), and the deliveries about types it does not (foreign): the
 // sandbox names its events "<object type>.<verb>" (user.updated,
-// ticket.updated), and a connector is only asked about what it ingests.
-// Without such an event it returns the first delivery.
-func sampleHook(ctx context.Context, got <-chan capturedHook, n int, m *protocol.Manifest) (capturedHook, error) {
+// ticket.updated) and sends every subscriber all of them. Without an own
+// event, own is the first delivery.
+func sampleHooks(ctx context.Context, got <-chan capturedHook, n int, m *protocol.Manifest) (own capturedHook, foreign []capturedHook, err error) {
 	var hooks []capturedHook
 	timeout := time.After(10 * time.Second)
 wait:
@@ -27,13 +28,14 @@ wait:
 		case <-timeout:
 			break wait
 		case <-ctx.Done():
-			return capturedHook{}, ctx.Err()
+			return capturedHook{}, nil, ctx.Err()
 		}
 	}
 	if len(hooks) == 0 {
-		return capturedHook{}, errors.New("the sample tenant delivered no event within 10 s")
+		return capturedHook{}, nil, errors.New("the sample tenant delivered no event within 10 s")
 	}
-	for _, h := range hooks {
+	found := -1
+	for i, h := range hooks {
 		var ev struct {
 			Type string `json:"type"`
 		}
@@ -41,9 +43,15 @@ wait:
 			continue
 		}
 		typ, _, _ := strings.Cut(ev.Type, ".")
-		if slices.ContainsFunc(m.ObjectTypes, func(ot protocol.ObjectType) bool { return ot.Name == typ }) {
-			return h, nil
+		switch {
+		case !slices.ContainsFunc(m.ObjectTypes, func(ot protocol.ObjectType) bool { return ot.Name == typ }):
+			foreign = append(foreign, h)
+		case found < 0:
+			found = i
 		}
 	}
-	return hooks[0], nil
+	if found < 0 {
+		return hooks[0], foreign, nil
+	}
+	return hooks[found], foreign, nil
 }

@@ -1,6 +1,7 @@
 package conformance_test
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"sync"
@@ -126,6 +127,28 @@ func TestDirectoryPassesEveryImplementedCheck(t *testing.T) {
 	if rep.Claimed != conformance.Gold || rep.Requested != conformance.Gold || !rep.Passed {
 		t.Errorf("claimed %s requested %s passed %v: want a passing Gold claim", rep.Claimed, rep.Requested, rep.Passed)
 	}
+}
+
+// The runbooks check is not vacuous for the directory: the webhook check
+// hands it an event about a type it does not ingest (the sandbox's help
+// desk), the connector fails it typed, and the check sees that type and
+// finds the connector's own runbook for it.
+func TestRunbooksCheckSeesConnectorErrorTypes(t *testing.T) {
+	t.Parallel()
+	for _, r := range reports(t)["directory"].Results {
+		if r.ID != "observability.runbooks" {
+			continue
+		}
+		ev, err := json.Marshal(r.Evidence)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != conformance.Pass || !strings.Contains(string(ev), `"unsupported_event"`) {
+			t.Fatalf("observability.runbooks %s: %s, evidence %s: want unsupported_event seen and covered", r.Status, r.Reason, ev)
+		}
+		return
+	}
+	t.Fatal("no observability.runbooks result")
 }
 
 // Each defect fails exactly its own check, on top of the base

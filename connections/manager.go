@@ -317,7 +317,15 @@ func (m *Manager) Disable(ctx context.Context, t *store.Tenant, id string) (Conn
 	return m.setState(ctx, t, id, StateDisabled, "disabled by the tenant admin")
 }
 
-// Delete removes a connection, its secrets and its account binding.
+// Delete removes a connection, its secrets and its account binding. The
+// store's delete also takes, in the same transaction, what a connection
+// created later under the same id must not inherit: the webhook endpoint
+// (its signing secrets are sealed inside the record, not in the vault),
+// check schedules, pending inbox events, stream checkpoints and action
+// idempotency keys; an interrupted sync or backfill run ends as failed
+// at the manager's clock, so the new connection cannot resume it.
+// History stays. Action runs asked of the old connection are refused by
+// package actions when approved or due.
 func (m *Manager) Delete(ctx context.Context, t *store.Tenant, id string) error {
 	if _, err := m.Get(ctx, t, id); err != nil {
 		return err
@@ -328,7 +336,7 @@ func (m *Manager) Delete(ctx context.Context, t *store.Tenant, id string) error 
 		return fmt.Errorf("connections: delete secrets of %q: %w", id, err)
 	}
 	m.dropToken(t, id, true)
-	if err := t.DeleteConnection(ctx, id); err != nil {
+	if err := t.DeleteConnectionAt(ctx, id, m.cfg.Now()); err != nil {
 		return storeErr(id, err)
 	}
 	m.log.Info("connection deleted", "tenant", t.ID(), "connection", id)

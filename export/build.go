@@ -185,8 +185,9 @@ func (x *Exporter) objects(ctx context.Context, t *store.Tenant, role string, ru
 		}
 	}
 	seen := map[string]bool{}
+	vs := newVerdicts(x.rules)
 	for i := len(runs) - 1; i >= 0; i-- {
-		if err := x.runObjects(ctx, t, role, dg, &runs[i], seen); err != nil {
+		if err := x.runObjects(ctx, t, role, dg, vs, &runs[i], seen); err != nil {
 			return err
 		}
 	}
@@ -203,7 +204,7 @@ func (x *Exporter) objects(ctx context.Context, t *store.Tenant, role string, ru
 // runObjects fills r with the objects of its payload manifest whose
 // stored value is the one it committed (and not already taken by a newer
 // run), their proofs, redactions and lineage.
-func (x *Exporter) runObjects(ctx context.Context, t *store.Tenant, role string, dg *receipt.Digester, r *ingestRun, seen map[string]bool) error {
+func (x *Exporter) runObjects(ctx context.Context, t *store.Tenant, role string, dg *receipt.Digester, vs *verdicts, r *ingestRun, seen map[string]bool) error {
 	type leaf struct {
 		entity, digest string
 	}
@@ -262,7 +263,7 @@ func (x *Exporter) runObjects(ctx context.Context, t *store.Tenant, role string,
 			}
 			classes[o.Type] = fc
 		}
-		if err := x.redact(role, o, fc, &d, r); err != nil {
+		if err := redact(ctx, vs, role, o, fc, &d, r); err != nil {
 			return err
 		}
 		path, err := pb.InclusionProof(int64(i))
@@ -292,15 +293,20 @@ func (x *Exporter) runObjects(ctx context.Context, t *store.Tenant, role string,
 	return nil
 }
 
-// redact applies the role's rules to every field of d.
-func (x *Exporter) redact(role string, o store.Object, classes map[string]string, d *receipt.Disclosure, r *ingestRun) error {
+// redact applies the role's rules to every field of d. A memoised
+// verdict still lists its decision under every run whose objects it
+// redacts, so each run's entries name decisions the bundle lists.
+func redact(ctx context.Context, vs *verdicts, role string, o store.Object, classes map[string]string, d *receipt.Disclosure, r *ingestRun) error {
 	names := make([]string, 0, len(d.Fields))
 	for name := range d.Fields {
 		names = append(names, name)
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		v, err := x.rules.Decide(Field{Tenant: r.pred.TenantID, Role: role, Connector: o.Connector, ObjectType: o.Type, Name: name, Class: classes[name]})
+		// The connector the receipt signs (the object's own, since the run
+		// committed it): Verify recomputes a decision's input from it.
+		f := Field{Tenant: r.pred.TenantID, Role: role, Connector: r.pred.ConnectorID, ObjectType: o.Type, Name: name, Class: classes[name]}
+		v, err := vs.decide(ctx, f)
 		if err != nil {
 			return err
 		}
@@ -313,7 +319,11 @@ func (x *Exporter) redact(role string, o store.Object, classes map[string]string
 		if err := d.Redact(name); err != nil {
 			return err
 		}
-		r.redacted = append(r.redacted, Redaction{EntityID: d.EntityID, Path: PointerTo(name), RuleID: v.RuleID, Reason: v.Reason, Role: role})
+		red := Redaction{EntityID: d.EntityID, Path: PointerTo(name), RuleID: v.RuleID, Reason: v.Reason, Role: role, DecisionID: v.DecisionID}
+		if v.DecisionID != "" {
+			red.PIIClass = f.Class // the decision's input, for Verify to recompute its digest
+		}
+		r.redacted = append(r.redacted, red)
 	}
 	return nil
 }

@@ -77,6 +77,15 @@ type Redaction struct {
 	RuleID   string `json:"rule_id"`
 	Reason   string `json:"reason"`
 	Role     string `json:"role"`
+	// DecisionID names the recorded redaction decision (listed under
+	// Decisions) the field is redacted by; empty under rules that record
+	// none (DefaultRules). Both fields are omitted when empty, so such
+	// bundles keep the bytes they had before decisions were named here.
+	DecisionID string `json:"decision_id,omitempty"`
+	// PIIClass is the field's PII class the decision was asked about; it
+	// is set only with DecisionID and empty for an unclassified field, so
+	// Verify can recompute the decision's input digest.
+	PIIClass string `json:"pii_class,omitempty"`
 }
 
 // Policy is the policy reference a receipt signs.
@@ -87,11 +96,14 @@ type Policy struct {
 	Digest    string `json:"digest"`
 }
 
-// Decision is a stored policy decision (CEL policy engine). Receipts of
-// today carry a Policy reference only, so the list is empty until
-// decisions are stored.
+// Decision is a stored policy decision (CEL policy engine): the ones the
+// bundle's ingest receipts reference and the ones its redactions name.
 type Decision struct {
-	DecisionID   string   `json:"decision_id"`
+	DecisionID string `json:"decision_id"`
+	// Kind is the policy kind (policy.Kind*). Bundles made before it was
+	// listed lack it; a decision a redaction names must have kind
+	// "redaction".
+	Kind         string   `json:"kind,omitempty"`
 	PolicyDigest string   `json:"policy_digest"`
 	InputDigest  string   `json:"input_digest"`
 	Result       string   `json:"result"`

@@ -2,6 +2,7 @@ package export_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"fmt"
 	"os"
@@ -41,9 +42,10 @@ func ExampleVerify() {
 }
 
 func ExampleDefaultRules_Decide() {
-	v, _ := export.DefaultRules{}.Decide(export.Field{Role: export.RoleAuditor, Connector: "directory", ObjectType: "user", Name: "email", Class: "contact"})
+	ctx := context.Background()
+	v, _ := export.DefaultRules{}.Decide(ctx, export.Field{Role: export.RoleAuditor, Connector: "directory", ObjectType: "user", Name: "email", Class: "contact"})
 	fmt.Println(v.Redact, v.RuleID, v.Reason)
-	v, _ = export.DefaultRules{}.Decide(export.Field{Role: export.RolePII, ObjectType: "user", Name: "email", Class: "contact"})
+	v, _ = export.DefaultRules{}.Decide(ctx, export.Field{Role: export.RolePII, ObjectType: "user", Name: "email", Class: "contact"})
 	fmt.Println(v.Redact, v.RuleID)
 	// Output:
 	// true default/auditor-no-pii PII class contact is not disclosed to role auditor

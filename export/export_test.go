@@ -22,8 +22,14 @@ var update = flag.Bool("update", false, "rewrite testdata from the current forma
 // seeded world, byte for byte (testdata/bundle-auditor.golden.json; run
 // with -update after an intended format change).
 func TestGoldenBundle(t *testing.T) {
-	doc := seed(t).export(t, export.RoleAuditor)
-	path := filepath.Join("testdata", "bundle-auditor.golden.json")
+	checkGolden(t, "bundle-auditor.golden.json", seed(t).export(t, export.RoleAuditor))
+}
+
+// checkGolden compares doc with testdata/name (rewriting it first under
+// -update) and verifies the golden bundle.
+func checkGolden(t *testing.T, name string, doc []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
 	if *update {
 		if err := os.WriteFile(path, doc, 0o644); err != nil {
 			t.Fatal(err)
@@ -31,13 +37,13 @@ func TestGoldenBundle(t *testing.T) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test ./export -run TestGoldenBundle -update)", err)
+		t.Fatalf("%v (run go test ./export -run %s -update)", err, t.Name())
 	}
 	if !bytes.Equal(doc, want) {
 		t.Fatalf("bundle differs from %s:\n%s", path, doc)
 	}
 	if _, err := export.Verify(want, nil); err != nil {
-		t.Fatalf("golden bundle does not verify: %v", err)
+		t.Fatalf("golden bundle %s does not verify: %v", path, err)
 	}
 }
 

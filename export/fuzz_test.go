@@ -11,8 +11,9 @@ import (
 	"github.com/sluicehq/sluice/export"
 )
 
-// FuzzVerify feeds arbitrary documents, seeded with the golden bundle,
-// to Verify: it must never panic; a bundle it accepts must verify again
+// FuzzVerify feeds arbitrary documents, seeded with the golden bundles
+// (DefaultRules, and PolicyRules whose redactions name decisions), to
+// Verify: it must never panic; a bundle it accepts must verify again
 // after a round trip; and trusting the golden bundle's keys, an accepted
 // bundle cannot reveal a value other than the one the golden bundle
 // reveals for the same object and field.
@@ -39,6 +40,12 @@ func FuzzVerify(f *testing.F) {
 		}
 	}
 	f.Add(golden)
+	policyGolden, err := os.ReadFile(filepath.Join("testdata", "bundle-auditor-policy.golden.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(policyGolden)
+	f.Add(bytes.Replace(policyGolden, []byte(`"pii_class": "contact"`), []byte(`"pii_class": "none"`), 1))
 	f.Add(bytes.Replace(golden, []byte(`"active"`), []byte(`"deleted"`), 1))
 	f.Add([]byte(`{"format":"sluice-export-bundle/v1","tenant":"a","role":"r","from":"2026-01-01T00:00:00Z","to":"2026-01-02T00:00:00Z","created_at":"","keys":[],"receipts":[],"objects":[],"redactions":[],"policies":[],"decisions":[],"lineage":[],"omitted":[]}`))
 	f.Add([]byte(`{"format":"sluice-export-bundle/v1"}`))

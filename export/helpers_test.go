@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/sluicehq/sluice/guest-sdk/protocol"
 	"github.com/sluicehq/sluice/keyring"
 	"github.com/sluicehq/sluice/kms/local"
+	"github.com/sluicehq/sluice/policy"
 	"github.com/sluicehq/sluice/receipt"
 	"github.com/sluicehq/sluice/store"
 )
@@ -76,11 +78,52 @@ func seed(t testing.TB) *world {
 		t.Fatal(err)
 	}
 	commitRun(t, tn, saltKey, ring, "01957a00-0000-7000-8000-000000000001", t0, seededUsers)
-	x, err := export.New(export.Config{Store: db, Classes: export.ManifestClasses(dirManifest), Now: func() time.Time { return t0.Add(24 * time.Hour) }})
+	return &world{db: db, ring: ring, x: newExporter(t, db, nil)}
+}
+
+// newExporter exports from db with rules (nil: DefaultRules), the field
+// policy of dirManifest and the seeded world's fixed clock.
+func newExporter(t testing.TB, db *store.DB, rules export.Rules) *export.Exporter {
+	t.Helper()
+	x, err := export.New(export.Config{Store: db, Rules: rules, Classes: export.ManifestClasses(dirManifest),
+		Now: func() time.Time { return t0.Add(24 * time.Hour) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &world{db: db, ring: ring, x: x}
+	return x
+}
+
+// seedMany is seed plus a second sync run, ten minutes later, of n
+// generated users (manyUsers), with acmeRedaction saved as the tenant's
+// redaction policy through pols.
+func seedMany(t testing.TB, n int, pols *policy.Service) *world {
+	t.Helper()
+	ctx := context.Background()
+	w := seed(t)
+	tn, err := w.db.Tenant("acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	salt, err := tn.Key(ctx, "payload-salt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	commitRun(t, tn, salt, w.ring, "01957a00-0000-7000-8000-0000000000b1", t0.Add(10*time.Minute), manyUsers(n))
+	if _, err := pols.Put(ctx, tn, policy.KindRedaction, acmeRedaction, "k-admin"); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// manyUsers returns n directory users (source id, data), each with the
+// four fields of dirManifest.
+func manyUsers(n int) [][2]string {
+	out := make([][2]string, n)
+	for i := range out {
+		id := fmt.Sprintf("b-%05d", i)
+		out[i] = [2]string{id, fmt.Sprintf(`{"email":"user%d@example.test","id":%q,"name":"User %d","status":"active"}`, i, id, i)}
+	}
+	return out
 }
 
 // commitRun commits users as one page of a sync run, as the engine does,

@@ -34,8 +34,10 @@ var _ Rules = PolicyRules{}
 func (p PolicyRules) CheckRole(role string) error { return DefaultRules{}.CheckRole(role) }
 
 // Decide implements Rules. A failed evaluation redacts (the policy
-// package refuses on error); a store failure is returned.
-func (p PolicyRules) Decide(f Field) (Verdict, error) {
+// package refuses on error); a store failure or the end of ctx is
+// returned. The exporter calls it once per distinct Field per bundle, so
+// a bundle records one decision per distinct input, not one per object.
+func (p PolicyRules) Decide(ctx context.Context, f Field) (Verdict, error) {
 	if err := p.CheckRole(f.Role); err != nil {
 		return Verdict{}, err
 	}
@@ -50,9 +52,7 @@ func (p PolicyRules) Decide(f Field) (Verdict, error) {
 	if pols == nil {
 		pols = policy.Builtin()
 	}
-	// Rules has no context (DefaultRules needs none); a decision is one
-	// small, idempotent write.
-	d, v, err := pols.DecideRedaction(context.Background(), t, policy.RedactionInput{
+	d, v, err := pols.DecideRedaction(ctx, t, policy.RedactionInput{
 		Role: f.Role, Connector: f.Connector, ObjectType: f.ObjectType, Field: f.Name, PIIClass: f.Class,
 	})
 	if err != nil {
@@ -82,7 +82,7 @@ func addDecisions(ctx context.Context, t *store.Tenant, runs []ingestRun, b *Bun
 		if err != nil {
 			return fmt.Errorf("%w: decision %s: %w", ErrInconsistentStore, id, err)
 		}
-		b.Decisions = append(b.Decisions, Decision{DecisionID: d.ID, PolicyDigest: d.PolicyDigest,
+		b.Decisions = append(b.Decisions, Decision{DecisionID: d.ID, Kind: d.Kind, PolicyDigest: d.PolicyDigest,
 			InputDigest: d.InputDigest, Result: d.Result, Reasons: orEmpty(d.Reasons)})
 		return nil
 	}

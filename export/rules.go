@@ -1,6 +1,7 @@
 package export
 
 import (
+	"context"
 	"fmt"
 	"slices"
 
@@ -15,7 +16,11 @@ const (
 )
 
 // Field is one field of one exported object, as a Rules implementation
-// sees it.
+// sees it. It carries neither the value nor the object's id on purpose:
+// a verdict is about a kind of field (tenant, role, connector, type, name,
+// class), so every object of a type asks the same few questions and the
+// exporter asks each once per bundle. Every field is comparable: Field is
+// the memo key.
 type Field struct {
 	// Tenant is the tenant whose data is exported (its policies decide).
 	Tenant     string
@@ -44,8 +49,36 @@ type Verdict struct {
 type Rules interface {
 	// CheckRole refuses a role the rules do not know.
 	CheckRole(role string) error
-	// Decide decides one field for f.Role, which CheckRole accepted.
-	Decide(f Field) (Verdict, error)
+	// Decide decides one field for f.Role, which CheckRole accepted. The
+	// verdict must depend on f alone: the exporter asks once per distinct
+	// Field per bundle and reuses the verdict for every object. ctx is the
+	// export's; an implementation that does I/O stops when it is done.
+	Decide(ctx context.Context, f Field) (Verdict, error)
+}
+
+// verdicts memoises one bundle's verdicts by Field, so a bundle of many
+// objects of few types evaluates (and, for PolicyRules, records) each
+// distinct decision once, and every object of the bundle is redacted by
+// the same verdict even if the policy changes while it is built. It is
+// per bundle, not per Exporter: the next bundle sees the policy as it is
+// then. Errors are not kept; they end the export.
+type verdicts struct {
+	rules Rules
+	memo  map[Field]Verdict
+}
+
+func newVerdicts(r Rules) *verdicts { return &verdicts{rules: r, memo: map[Field]Verdict{}} }
+
+func (v *verdicts) decide(ctx context.Context, f Field) (Verdict, error) {
+	if got, ok := v.memo[f]; ok {
+		return got, nil
+	}
+	got, err := v.rules.Decide(ctx, f)
+	if err != nil {
+		return Verdict{}, err
+	}
+	v.memo[f] = got
+	return got, nil
 }
 
 // DefaultRules: "auditor" sees fields of class none only (a field whose
@@ -64,8 +97,8 @@ func (DefaultRules) CheckRole(role string) error {
 	return &ScopeError{Field: "role", Reason: fmt.Sprintf("%.64q is not auditor, admin or pii", role)}
 }
 
-// Decide implements Rules.
-func (r DefaultRules) Decide(f Field) (Verdict, error) {
+// Decide implements Rules. It does no I/O, so ctx is unused.
+func (r DefaultRules) Decide(_ context.Context, f Field) (Verdict, error) {
 	if err := r.CheckRole(f.Role); err != nil {
 		return Verdict{}, err
 	}

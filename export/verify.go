@@ -5,10 +5,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/sluicehq/sluice/policy"
 	"github.com/sluicehq/sluice/receipt"
 )
 
@@ -38,7 +40,10 @@ type Report struct {
 // field digests, the inclusion proof against the receipt's signed root);
 // redaction metadata (exactly one entry, with rule id, reason and the
 // bundle's role, per redacted field, and none for anything else);
-// policies (equal to what each receipt signs); decisions (complete);
+// policies (equal to what each receipt signs); decisions (complete;
+// those the receipts reference present with the signed policy digest;
+// the one a redaction names by decision_id present, of kind redaction,
+// result redact, with the input digest of that redaction's field);
 // lineage (each event names an ingest run of the bundle, with its signed
 // time and status).
 func Verify(data []byte, trusted receipt.KeySet) (*Report, error) {
@@ -230,6 +235,8 @@ func checkRedactions(b *Bundle, redacted map[string]map[string]bool) error {
 			return fail("no rule id or reason")
 		case r.Role != b.Role:
 			return fail("role " + strconv.Quote(clip(r.Role)) + " is not the bundle's role")
+		case r.PIIClass != "" && r.DecisionID == "":
+			return fail("pii_class without decision_id") // nothing would check it
 		}
 		set[r.Path] = true
 	}
@@ -268,14 +275,19 @@ func checkPolicies(b *Bundle, ingests map[string]receipt.Ingest) error {
 	return nil
 }
 
-// checkDecisions: every decision complete and listed once, and every
-// ingest receipt whose policy reference names a decision (id "dec-…")
-// finds it in the bundle with the policy digest the receipt signs.
+// checkDecisions: every decision complete, of a known kind when it says
+// one, and listed once; every ingest receipt whose policy reference names
+// a decision (id "dec-…") finds it in the bundle with the policy digest
+// the receipt signs; and every redaction that names a decision is
+// justified by it (checkRedactionDecisions).
 func checkDecisions(b *Bundle, ingests map[string]receipt.Ingest) error {
 	byID := map[string]Decision{}
 	for i, d := range b.Decisions {
 		if d.DecisionID == "" || d.PolicyDigest == "" || d.InputDigest == "" || d.Result == "" {
 			return &VerifyError{Part: PartDecision, ID: "#" + strconv.Itoa(i), Reason: "decision_id, policy_digest, input_digest and result are required"}
+		}
+		if d.Kind != "" && !slices.Contains(policy.Kinds(), d.Kind) {
+			return &VerifyError{Part: PartDecision, ID: clip(d.DecisionID), Reason: "unknown kind " + strconv.Quote(clip(d.Kind))}
 		}
 		if _, dup := byID[d.DecisionID]; dup {
 			return &VerifyError{Part: PartDecision, ID: clip(d.DecisionID), Reason: "listed twice"}
@@ -296,7 +308,50 @@ func checkDecisions(b *Bundle, ingests map[string]receipt.Ingest) error {
 			return &VerifyError{Part: PartDecision, ID: clip(in.Policy.ID), Receipt: clip(id), Reason: "policy_digest differs from the one the receipt signs"}
 		}
 	}
+	return checkRedactionDecisions(b, ingests, byID)
+}
+
+// checkRedactionDecisions: a redaction that names a decision is justified
+// by it. The decision is listed, of kind redaction, says redact, and its
+// input digest is the one policy.DecideRedaction records for this field:
+// the bundle's tenant and role, the connector its object's receipt signs,
+// the object's type, the field the path names and the redaction's
+// pii_class. So a decision about another field, role or class, or one
+// that revealed, cannot stand in for it. checkRedactions has already
+// tied each redaction to a redacted field of an object in the bundle.
+func checkRedactionDecisions(b *Bundle, ingests map[string]receipt.Ingest, byID map[string]Decision) error {
+	objects := make(map[string]Object, len(b.Objects))
+	for _, o := range b.Objects {
+		objects[o.Disclosure.EntityID] = o
+	}
+	for _, r := range b.Redactions {
+		if r.DecisionID == "" {
+			continue
+		}
+		fail := func(reason string) error {
+			return &VerifyError{Part: PartRedaction, ID: clip(r.EntityID), Field: clip(r.Path), Reason: "decision " + clip(r.DecisionID) + " " + reason}
+		}
+		d, ok := byID[r.DecisionID]
+		o := objects[r.EntityID]
+		in := policy.RedactionInput{Role: r.Role, Connector: ingests[o.ReceiptID].ConnectorID, ObjectType: o.Type,
+			Field: fieldName(r.Path), PIIClass: r.PIIClass}
+		switch {
+		case !ok:
+			return fail("is not in the bundle")
+		case d.Kind != policy.KindRedaction:
+			return fail("is of kind " + strconv.Quote(clip(d.Kind)) + ", not redaction")
+		case d.Result != policy.ResultRedact:
+			return fail("has result " + strconv.Quote(clip(d.Result)) + ", not redact")
+		case d.InputDigest != policy.RedactionInputDigest(b.Tenant, in):
+			return fail("input_digest is not that of this field (tenant, role, connector, object type, field, pii_class)")
+		}
+	}
 	return nil
+}
+
+// fieldName is the top-level field a PointerTo pointer names.
+func fieldName(pointer string) string {
+	return strings.NewReplacer("~1", "/", "~0", "~").Replace(strings.TrimPrefix(pointer, "/"))
 }
 
 func checkLineage(b *Bundle, ingests map[string]receipt.Ingest) error {

@@ -26,24 +26,25 @@ import (
 )
 
 // directory builds the directory connector once per test binary
-// (wasmbuild caches it on disk by source hash) and reads its manifest.
-var directory = sync.OnceValues(func() ([2][]byte, error) {
+// (wasmbuild caches it on disk by source hash) and reads its manifest
+// and runbooks: its bundle, which callers must not modify.
+var directory = sync.OnceValues(func() (*registry.Bundle, error) {
 	root, err := wasmbuild.Root()
 	if err != nil {
-		return [2][]byte{}, err
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	path, err := wasmbuild.Build(ctx, filepath.Join(root, "connectors-wasm"), "./directory")
 	if err != nil {
-		return [2][]byte{}, err
+		return nil, err
 	}
 	wasm, err := os.ReadFile(path)
 	if err != nil {
-		return [2][]byte{}, err
+		return nil, err
 	}
-	mf, err := os.ReadFile(filepath.Join(root, "connectors-wasm", "directory", "connector.json"))
-	return [2][]byte{wasm, mf}, err
+	mf, runbooks, err := wasmbuild.ReadBundleFiles(filepath.Join(root, "connectors-wasm", "directory", "connector.json"))
+	return &registry.Bundle{Module: wasm, Manifest: mf, Runbooks: runbooks}, err
 })
 
 // rig is a registry over real Badger and a real engine, holding the
@@ -83,7 +84,7 @@ func newRig(t *testing.T, edit func(*protocol.Manifest), opts ...conformance.Opt
 	if err != nil {
 		t.Fatal(err)
 	}
-	mf := built[1]
+	mf := built.Manifest
 	if edit != nil {
 		var m protocol.Manifest
 		if err := json.Unmarshal(mf, &m); err != nil {
@@ -94,7 +95,7 @@ func newRig(t *testing.T, edit func(*protocol.Manifest), opts ...conformance.Opt
 			t.Fatal(err)
 		}
 	}
-	if _, err := reg.Upload(t.Context(), "p1", &registry.Bundle{Module: built[0], Manifest: mf}); err != nil {
+	if _, err := reg.Upload(t.Context(), "p1", &registry.Bundle{Module: built.Module, Manifest: mf, Runbooks: built.Runbooks}); err != nil {
 		t.Fatalf("upload: %v", err)
 	}
 	svc, err := marketplace.New(marketplace.Config{Store: db, Registry: reg,

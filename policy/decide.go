@@ -207,10 +207,7 @@ func (s *Service) DecideRedaction(ctx context.Context, t *store.Tenant, in Redac
 	if infra(cerr) {
 		return Decision{}, Verdict{}, cerr
 	}
-	vars := map[string]any{
-		"tenant": t.ID(), "role": in.Role, "connector": in.Connector, "object_type": in.ObjectType,
-		"field": in.Field, "pii_class": in.PIIClass,
-	}
+	vars := redactionVars(t.ID(), in)
 	o, err := s.evalOne(ctx, prg, cerr, vars)
 	if ctx.Err() != nil {
 		return Decision{}, Verdict{}, ctx.Err()
@@ -225,7 +222,7 @@ func (s *Service) DecideRedaction(ctx context.Context, t *store.Tenant, in Redac
 	case v.Redact && v.Reason == "":
 		v.Reason = fmt.Sprintf("field %s is not disclosed to role %s by the %s redaction policy", in.Field, in.Role, p.Source)
 	}
-	d := Decision{Kind: KindRedaction, PolicyDigest: p.Digest, InputDigest: canonicalDigest(withKind(KindRedaction, vars)),
+	d := Decision{Kind: KindRedaction, PolicyDigest: p.Digest, InputDigest: RedactionInputDigest(t.ID(), in),
 		Result: ResultReveal, Reasons: []string{}}
 	if v.Redact {
 		d.Result = ResultRedact
@@ -237,6 +234,22 @@ func (s *Service) DecideRedaction(ctx context.Context, t *store.Tenant, in Redac
 		return Decision{}, Verdict{}, err
 	}
 	return d, v, nil
+}
+
+// RedactionInputDigest is the input digest of the redaction decision on
+// in for tenant. It is exported so an offline verifier (package export)
+// can check that a recorded decision is about the field it redacts
+// without a second copy of the canonical form.
+func RedactionInputDigest(tenant string, in RedactionInput) string {
+	return canonicalDigest(withKind(KindRedaction, redactionVars(tenant, in)))
+}
+
+// redactionVars are the CEL variables of a redaction policy.
+func redactionVars(tenant string, in RedactionInput) map[string]any {
+	return map[string]any{
+		"tenant": tenant, "role": in.Role, "connector": in.Connector, "object_type": in.ObjectType,
+		"field": in.Field, "pii_class": in.PIIClass,
+	}
 }
 
 func withKind(kind string, vars map[string]any) map[string]any {

@@ -153,6 +153,21 @@ func directoryManifest(t testing.TB) []byte {
 	return readManifest(t, "connectors-wasm/directory/connector.json")
 }
 
+// directoryRunbooks returns the runbooks directoryManifest names, by
+// path, read from beside it as a partner packs them.
+func directoryRunbooks(t testing.TB) map[string][]byte {
+	t.Helper()
+	root, err := wasmbuild.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, runbooks, err := wasmbuild.ReadBundleFiles(filepath.Join(root, "connectors-wasm", "directory", "connector.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runbooks
+}
+
 // editManifest decodes a manifest, applies edit and encodes it again.
 func editManifest(t testing.TB, doc []byte, edit func(*protocol.Manifest)) []byte {
 	t.Helper()
@@ -195,10 +210,11 @@ func echoBundle(t testing.TB, doc []byte) *registry.Bundle {
 }
 
 // echoManifest is the directory manifest as connector "echo-dir" at
-// version, edited.
+// version, edited. It names no runbooks: an echo bundle ships none.
 func echoManifest(t testing.TB, version string, edit func(*protocol.Manifest)) []byte {
 	return editManifest(t, directoryManifest(t), func(m *protocol.Manifest) {
 		m.ID, m.Version, m.Name = "echo-dir", version, "Echo of the directory"
+		m.Runbooks = nil
 		if edit != nil {
 			edit(m)
 		}

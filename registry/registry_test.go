@@ -148,7 +148,12 @@ func TestReadErrors(t *testing.T) {
 // the sentinel, the code and the field named; nothing may be stored.
 func TestUploadRejections(t *testing.T) {
 	dir := build(t, "directory")
-	dirDoc := directoryManifest(t)
+	dirDoc, dirRunbooks := directoryManifest(t), directoryRunbooks(t)
+	// dirBundle is the directory module with doc and the runbooks the
+	// connector ships, so a case fails for its own reason only.
+	dirBundle := func(doc []byte) *registry.Bundle {
+		return &registry.Bundle{Module: dir, Manifest: doc, Runbooks: dirRunbooks}
+	}
 	tests := []struct {
 		name  string
 		setup func(r *rig) // uploads made first, by partner-a
@@ -163,7 +168,7 @@ func TestUploadRejections(t *testing.T) {
 		{
 			name: "bad manifest",
 			b: func(t *testing.T) *registry.Bundle {
-				return &registry.Bundle{Module: dir, Manifest: editManifest(t, dirDoc, func(m *protocol.Manifest) { m.Version = "1.0.00" })}
+				return dirBundle(editManifest(t, dirDoc, func(m *protocol.Manifest) { m.Version = "1.0.00" }))
 			},
 			want: registry.ErrInvalid, code: registry.CodeInvalidManifest, field: "connector.json#/version", msg: "1.0.00",
 		},
@@ -177,7 +182,7 @@ func TestUploadRejections(t *testing.T) {
 		{
 			name: "build metadata",
 			b: func(t *testing.T) *registry.Bundle {
-				return &registry.Bundle{Module: dir, Manifest: editManifest(t, dirDoc, func(m *protocol.Manifest) { m.Version = "1.0.0+build.7" })}
+				return dirBundle(editManifest(t, dirDoc, func(m *protocol.Manifest) { m.Version = "1.0.0+build.7" }))
 			},
 			want: registry.ErrInvalid, code: registry.CodeInvalidManifest, field: "connector.json#/version", msg: "build metadata",
 		},
@@ -191,14 +196,14 @@ func TestUploadRejections(t *testing.T) {
 		{
 			name: "not wasm",
 			b: func(t *testing.T) *registry.Bundle {
-				return &registry.Bundle{Module: []byte("MZ not a wasm module"), Manifest: dirDoc}
+				return &registry.Bundle{Module: []byte("MZ not a wasm module"), Manifest: dirDoc, Runbooks: dirRunbooks}
 			},
 			want: registry.ErrInvalid, code: registry.CodeInvalidModule, field: "module.wasm", msg: "invalid module",
 		},
 		{
 			name: "discover mismatch",
 			b: func(t *testing.T) *registry.Bundle {
-				return &registry.Bundle{Module: dir, Manifest: editManifest(t, dirDoc, func(m *protocol.Manifest) {
+				return dirBundle(editManifest(t, dirDoc, func(m *protocol.Manifest) {
 					m.ObjectTypes = append(m.ObjectTypes, protocol.ObjectType{
 						Name:   "device",
 						Schema: json.RawMessage(`{"type":"object","properties":{"id":{"type":"string"}}}`),
@@ -206,7 +211,7 @@ func TestUploadRejections(t *testing.T) {
 					})
 					m.Scopes[1].Reason = "Something else."
 					m.Streams[0].Backfill = false
-				})}
+				}))
 			},
 			want: registry.ErrInvalid, code: registry.CodeDiscoverMismatch, field: "connector.json#/object_types/2", msg: `object type "device"`, n: 3,
 		},
@@ -231,24 +236,24 @@ func TestUploadRejections(t *testing.T) {
 		{
 			name: "no module",
 			b: func(t *testing.T) *registry.Bundle {
-				return &registry.Bundle{Manifest: dirDoc}
+				return &registry.Bundle{Manifest: dirDoc, Runbooks: dirRunbooks}
 			},
 			want: registry.ErrBadBundle, code: registry.CodeMissingFile, field: "module.wasm", msg: "no module.wasm",
 		},
 		{
 			name:  "version conflict",
-			setup: func(r *rig) { r.mustUpload("partner-a", &registry.Bundle{Module: dir, Manifest: dirDoc}) },
+			setup: func(r *rig) { r.mustUpload("partner-a", dirBundle(dirDoc)) },
 			b: func(t *testing.T) *registry.Bundle {
-				return &registry.Bundle{Module: dir, Manifest: editManifest(t, dirDoc, func(m *protocol.Manifest) { m.Description = "changed" })}
+				return dirBundle(editManifest(t, dirDoc, func(m *protocol.Manifest) { m.Description = "changed" }))
 			},
 			want: registry.ErrConflict, code: registry.CodeVersionConflict, field: "connector.json#/version", msg: "different content",
 		},
 		{
 			name:  "other partner's id",
-			setup: func(r *rig) { r.mustUpload("partner-a", &registry.Bundle{Module: dir, Manifest: dirDoc}) },
+			setup: func(r *rig) { r.mustUpload("partner-a", dirBundle(dirDoc)) },
 			by:    "partner-b",
 			b: func(t *testing.T) *registry.Bundle {
-				return &registry.Bundle{Module: dir, Manifest: dirDoc}
+				return dirBundle(dirDoc)
 			},
 			want: registry.ErrForbidden, code: registry.CodeNotOwner, field: "connector.json#/id", msg: "another partner",
 		},
@@ -256,7 +261,7 @@ func TestUploadRejections(t *testing.T) {
 			name: "no partner",
 			by:   "-",
 			b: func(t *testing.T) *registry.Bundle {
-				return &registry.Bundle{Module: dir, Manifest: dirDoc}
+				return dirBundle(dirDoc)
 			},
 			want: registry.ErrInvalid, code: registry.CodeInvalidArgument, field: "partner", msg: "partner id",
 		},
@@ -301,7 +306,7 @@ func TestUploadRejections(t *testing.T) {
 // owns it, the other is refused, whatever the interleaving.
 func TestConcurrentClaims(t *testing.T) {
 	r := newRig(t)
-	b := &registry.Bundle{Module: build(t, "directory"), Manifest: directoryManifest(t)}
+	b := &registry.Bundle{Module: build(t, "directory"), Manifest: directoryManifest(t), Runbooks: directoryRunbooks(t)}
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	for i, p := range []string{"partner-a", "partner-b"} {

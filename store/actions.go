@@ -178,8 +178,10 @@ func (t *Tenant) idemKey(conn, key string) []byte {
 // CreateActionRun stores a new run with its connection index and, if
 // r.IdempotencyKey is set, maps the key to it (for IdempotencyTTL), in
 // one transaction. If the key already maps to a run, nothing is written
-// and that run's entry is returned with existing = true. request is the
-// digest of the request, kept with the key.
+// and that run's entry is returned with existing = true; a key whose run
+// predates the connection's CreatedAt (made for an earlier connection
+// under the same id) is taken over instead. request is the digest of the
+// request, kept with the key.
 func (t *Tenant) CreateActionRun(ctx context.Context, r ActionRun, request string) (entry IdempotencyEntry, existing bool, err error) {
 	if err := validateActionRun(&r); err != nil {
 		return entry, false, err
@@ -201,8 +203,14 @@ func (t *Tenant) CreateActionRun(ctx context.Context, r ActionRun, request strin
 			item, err := txn.Get(ik)
 			switch {
 			case err == nil:
-				existing = true
-				return item.Value(func(v []byte) error { return unmarshal(v, &entry) })
+				if err := item.Value(func(v []byte) error { return unmarshal(v, &entry) }); err != nil {
+					return err
+				}
+				stale, err := t.staleIdemTxn(txn, r.Connection, entry)
+				if err != nil || !stale {
+					existing = true
+					return err
+				}
 			case !errors.Is(err, badger.ErrKeyNotFound):
 				return err
 			}
@@ -367,6 +375,27 @@ func (t *Tenant) ActionRuns(ctx context.Context, connection, before string, limi
 	return out, next, err
 }
 
+// RunningActionRuns returns the tenant's runs in state running last
+// updated at or before before (zero: every one), in id (creation) order.
+// No index holds the state, so it reads every action run of the tenant:
+// it is for reconciliation after a restart, not for a hot path.
+func (t *Tenant) RunningActionRuns(ctx context.Context, before time.Time) ([]ActionRun, error) {
+	var out []ActionRun
+	err := t.db.view(func(txn *badger.Txn) error {
+		return iterate(ctx, txn, t.prefixOf(kActionRun), nil, false, func(item *badger.Item) (bool, error) {
+			var r ActionRun
+			if err := item.Value(func(v []byte) error { return unmarshal(v, &r) }); err != nil {
+				return false, err
+			}
+			if r.State == ActionRunning && (before.IsZero() || !r.UpdatedAt.After(before)) {
+				out = append(out, r)
+			}
+			return true, nil
+		})
+	})
+	return out, err
+}
+
 // DueActions lists the due index entries at or before now, oldest first,
 // at most limit (0 means 100).
 func (t *Tenant) DueActions(ctx context.Context, now time.Time, limit int) ([]DueItem, error) {
@@ -400,13 +429,23 @@ func (t *Tenant) DueActions(ctx context.Context, now time.Time, limit int) ([]Du
 }
 
 // IdempotentRun returns what an idempotency key of a connection maps to;
-// ErrNotFound if nothing (never used, or expired).
+// ErrNotFound if nothing (never used, expired, or used for a run that
+// predates the connection's CreatedAt: an earlier connection's).
 func (t *Tenant) IdempotentRun(ctx context.Context, connection, key string) (IdempotencyEntry, error) {
 	var e IdempotencyEntry
 	if err := firstErr(checkID("connection", connection), checkLen("idempotency key", key, maxFieldLen)); err != nil {
 		return e, err
 	}
-	err := t.getJSON(ctx, t.idemKey(connection, key), "idempotency key", "(hashed)", &e)
+	if err := t.getJSON(ctx, t.idemKey(connection, key), "idempotency key", "(hashed)", &e); err != nil {
+		return e, err
+	}
+	err := t.db.view(func(txn *badger.Txn) error {
+		stale, err := t.staleIdemTxn(txn, connection, e)
+		if err == nil && stale {
+			e, err = IdempotencyEntry{}, notFound("idempotency key", "(hashed)")
+		}
+		return err
+	})
 	return e, err
 }
 

@@ -272,28 +272,6 @@ func (t *Tenant) UpdateConnection(ctx context.Context, id string, fn func(*Conne
 	return c, err
 }
 
-// DeleteConnection removes a connection and releases its account
-// binding; ErrNotFound if there is none. Its secrets are the caller's
-// to delete.
-func (t *Tenant) DeleteConnection(ctx context.Context, id string) error {
-	if err := checkID("connection id", id); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return t.db.update("delete connection", func(txn *badger.Txn) error {
-		old, err := t.loadConnection(txn, id)
-		if err != nil {
-			return err
-		}
-		if err := t.unbindTxn(txn, &old); err != nil {
-			return err
-		}
-		return txn.Delete(t.key(kConnection, id))
-	})
-}
-
 func (t *Tenant) loadConnection(txn *badger.Txn, id string) (Connection, error) {
 	var c Connection
 	item, err := txn.Get(t.key(kConnection, id))

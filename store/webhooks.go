@@ -96,10 +96,19 @@ type WebhookAccept struct {
 	Event  InboxEvent
 	// TTL is how long the webhook-id is remembered (must be positive).
 	TTL time.Duration
+	// Hook, if set, is the hook id the delivery came in through: it is
+	// accepted only if the hook still routes to the tenant and the
+	// event's connection when the transaction commits. An intake that
+	// verified with cached keys thus never stores a delivery for an
+	// endpoint deleted (with its connection) or replaced meanwhile.
+	Hook string
 	// Duplicate reports that the webhook-id was already accepted; then
 	// nothing was written and Existing is the first delivery's event id.
 	Duplicate bool
 	Existing  string
+	// Gone reports that Hook no longer routes to the event's connection;
+	// nothing was written.
+	Gone bool
 }
 
 // WebhookCommit, set on a Page, finishes the processing of one inbox
@@ -226,19 +235,12 @@ func (t *Tenant) DeleteWebhookEndpoint(ctx context.Context, conn string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	key := t.key(kWebhookEndpoint, conn)
 	return t.db.update("delete webhook endpoint", func(txn *badger.Txn) error {
-		old, found, err := getEndpoint(txn, key)
-		if err != nil {
-			return err
+		found, err := t.deleteEndpointTxn(txn, conn)
+		if err == nil && !found {
+			err = notFound("webhook endpoint", conn)
 		}
-		if !found {
-			return notFound("webhook endpoint", conn)
-		}
-		if err := txn.Delete(t.db.Platform().t.key(kHookRoute, old.Hook)); err != nil {
-			return err
-		}
-		return txn.Delete(key)
+		return err
 	})
 }
 
@@ -282,10 +284,12 @@ func (e *InboxEvent) validate() error {
 }
 
 // AcceptWebhooks stores deliveries durably, in one transaction (the
-// group commit of the intake): each one is either a duplicate of a
-// webhook-id accepted within its TTL (Duplicate set, nothing written) or
-// written to the inbox with its de-dup key. Two deliveries of the same
-// webhook-id in one batch: the first wins. On error nothing is written.
+// group commit of the intake): each one is refused because its Hook no
+// longer routes to its connection (Gone set, nothing written), is a
+// duplicate of a webhook-id accepted within its TTL (Duplicate set,
+// nothing written), or is written to the inbox with its de-dup key. Two
+// deliveries of the same webhook-id in one batch: the first wins. On
+// error nothing is written.
 func AcceptWebhooks(ctx context.Context, batch []*WebhookAccept) error {
 	if len(batch) == 0 {
 		return nil
@@ -312,9 +316,20 @@ func AcceptWebhooks(ctx context.Context, batch []*WebhookAccept) error {
 	}
 	return db.update("accept webhooks", func(txn *badger.Txn) error {
 		seen := map[string]string{}
+		routes := map[routeKey]bool{}
 		for _, w := range batch {
-			w.Duplicate, w.Existing = false, ""
+			w.Duplicate, w.Existing, w.Gone = false, "", false
 			t, ev := w.Tenant, &w.Event
+			if w.Hook != "" {
+				ok, err := routesTo(txn, routes, w.Hook, t, ev.Connection)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					w.Gone = true
+					continue
+				}
+			}
 			dk := t.key(kDeliveryKey, ev.Connection, idHash(ev.WebhookID))
 			if id, ok := seen[string(dk)]; ok {
 				w.Duplicate, w.Existing = true, id
@@ -347,6 +362,36 @@ func AcceptWebhooks(ctx context.Context, batch []*WebhookAccept) error {
 		}
 		return nil
 	})
+}
+
+type routeKey struct{ hook, tenant, conn string }
+
+// routesTo reports whether hook routes to tenant t's connection conn,
+// remembering each answer in memo for the rest of the batch. The route
+// is read in the accept transaction, so a deletion of the endpoint that
+// commits first makes the accept a conflict (the intake retries and
+// finds the hook gone), never a stored delivery.
+func routesTo(txn *badger.Txn, memo map[routeKey]bool, hook string, t *Tenant, conn string) (bool, error) {
+	id := routeKey{hook, t.id, conn}
+	if ok, seen := memo[id]; seen {
+		return ok, nil
+	}
+	ok := false
+	if validName(hook, maxNameLen) {
+		item, err := txn.Get(t.db.Platform().t.key(kHookRoute, hook))
+		switch {
+		case err == nil:
+			var r HookRoute
+			if err := item.Value(func(v []byte) error { return unmarshal(v, &r) }); err != nil {
+				return false, err
+			}
+			ok = r.Tenant == t.id && r.Connection == conn
+		case !errors.Is(err, badger.ErrKeyNotFound):
+			return false, err
+		}
+	}
+	memo[id] = ok
+	return ok, nil
 }
 
 // InboxEvents lists the tenant's pending inbox events in acceptance

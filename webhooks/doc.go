@@ -25,7 +25,9 @@
 // webhook-id is answered as a duplicate without a second write.
 // Concurrent deliveries are written together, one Badger transaction per
 // group (group commit), and each is acknowledged only after its group
-// committed.
+// committed. The accept transaction also checks that the hook still
+// routes to its connection, so an endpoint deleted with its connection
+// stops accepting at once, even while keys are cached.
 //
 // # Processing
 //

@@ -90,13 +90,21 @@ func (s *Service) Accept(ctx context.Context, hook string, h http.Header, body [
 		corr = evID.String()
 	}
 	req := &acceptReq{done: make(chan error, 1), a: store.WebhookAccept{
-		Tenant: e.tenant, TTL: s.cfg.DeliveryTTL,
+		Tenant: e.tenant, TTL: s.cfg.DeliveryTTL, Hook: hook,
 		Event: store.InboxEvent{ID: evID.String(), Connection: e.conn, WebhookID: id, Headers: headers,
 			Body: body, CorrelationID: corr, ReceivedAt: now.UTC()},
 	}}
 	if err := s.write(ctx, req); err != nil {
 		s.pending.Add(-1)
 		return Accepted{}, err
+	}
+	if req.a.Gone {
+		// The keys were cached before the endpoint was deleted (with its
+		// connection) or replaced: the store refused the delivery.
+		s.pending.Add(-1)
+		s.keys.Delete(hook)
+		s.metrics.rejected.WithLabelValues("unknown_hook").Inc()
+		return Accepted{}, ErrUnknownHook
 	}
 	if req.a.Duplicate {
 		s.pending.Add(-1)

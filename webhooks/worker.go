@@ -197,7 +197,11 @@ func (s *Service) process(ctx context.Context, it item) {
 	}
 	// Failed outside the connector every time: a DLQ item without a
 	// tape, so the event is not retried forever nor lost.
-	if err := s.deadLetter(ctx, it, last); err != nil {
+	if err := s.deadLetter(ctx, it, last); errors.Is(err, store.ErrNotFound) {
+		// Dropped from the inbox meanwhile: its connection was deleted.
+		log.InfoContext(ctx, "webhook event dropped with its connection")
+		return
+	} else if err != nil {
 		log.ErrorContext(ctx, "webhook event could not be dead-lettered; it stays in the inbox", "err", err)
 		return
 	}

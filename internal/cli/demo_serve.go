@@ -13,6 +13,7 @@ import (
 	"github.com/sluicehq/sluice/conformance/sandbox"
 	"github.com/sluicehq/sluice/connections"
 	"github.com/sluicehq/sluice/guest-sdk/protocol"
+	"github.com/sluicehq/sluice/internal/wasmbuild"
 	"github.com/sluicehq/sluice/registry"
 	"github.com/sluicehq/sluice/store"
 )
@@ -47,20 +48,23 @@ func (d *demo) close() {
 	}
 }
 
-// setupDemo registers the example connector, creates the demo tenants'
-// connections to their sandboxes, mints keys, writes demo.json, queues a
-// first full sync of each, and prints curl lines to try.
+// setupDemo registers the example connector (module, manifest and the
+// runbooks beside it), creates the demo tenants' connections to their
+// sandboxes, mints keys, writes demo.json, queues a first full sync of
+// each, and prints curl lines to try.
 func setupDemo(ctx context.Context, out io.Writer, h *home, b *backends, adminKey, modulePath, manifestPath, apiBase string) (*demo, error) {
 	d := &demo{}
 	wasm, err := os.ReadFile(modulePath)
 	if err != nil {
 		return d, fmt.Errorf("demo module (run `make wasm` first): %w", err)
 	}
-	mf, err := os.ReadFile(manifestPath)
+	// The runbooks beside the manifest go up with it: the demo's DLQ
+	// items and health reasons then link to the connector's own pages.
+	mf, runbooks, err := wasmbuild.ReadBundleFiles(manifestPath)
 	if err != nil {
 		return d, fmt.Errorf("demo manifest: %w", err)
 	}
-	v, err := b.registry.Upload(ctx, demoPartner, &registry.Bundle{Module: wasm, Manifest: mf})
+	v, err := b.registry.Upload(ctx, demoPartner, &registry.Bundle{Module: wasm, Manifest: mf, Runbooks: runbooks})
 	if err != nil {
 		return d, fmt.Errorf("demo upload: %w", err)
 	}

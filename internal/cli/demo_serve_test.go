@@ -62,6 +62,12 @@ func TestServeDemo(t *testing.T) {
 	if code, _ := get(t, s.base+"/v1/connectors", demo.ReviewerKey); code != 200 {
 		t.Fatalf("reviewer listing connectors = %d, want 200", code)
 	}
+	// The demo uploads the runbooks beside the manifest: each error type
+	// the connector reports has its page, served as shipped.
+	want := readFile(t, filepath.Join(filepath.Dir(manifest), "runbooks", "unsupported_event.md"))
+	if code, body := get(t, s.base+"/v1/connectors/directory/versions/1.0.0/runbooks/unsupported_event", acme.Key); code != 200 || body != string(want) {
+		t.Fatalf("runbook unsupported_event = %d %q, want the shipped Markdown", code, body)
+	}
 }
 
 func call(t *testing.T, method, url, key, contentType string, body []byte) (int, []byte) {
@@ -102,7 +108,7 @@ func TestServeResumesInterruptedRunAfterRestart(t *testing.T) {
 	keyFile := filepath.Join(data, "admin.key")
 	s1 := startServe(t, "--data", data, "--allow-private", "--admin-key-file", keyFile)
 	key := adminKey(t, keyFile)
-	upload(t, s1.base, key, readFile(t, wasm), readFile(t, manifest))
+	upload(t, s1.base, key, readBundle(t, wasm, manifest))
 	body, _ := json.Marshal(map[string]any{"id": "dir", "connector": "directory", "version": "1.0.0",
 		"scopes": []string{"users:read", "groups:read"}, "config": map[string]string{"base_url": remote},
 		"credentials": map[string]string{"client_id": sandbox.DefaultClientID, "client_secret": sandbox.DefaultClientSecret}})

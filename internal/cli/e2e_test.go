@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/sluicehq/sluice/conformance/sandbox"
 	"github.com/sluicehq/sluice/internal/cli"
+	"github.com/sluicehq/sluice/internal/wasmbuild"
 	"github.com/sluicehq/sluice/receipt"
 )
 
@@ -100,7 +102,7 @@ func TestServeEndToEndOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mf, err := os.ReadFile(f.manifest)
+	mf, runbooks, err := wasmbuild.ReadBundleFiles(f.manifest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +144,9 @@ func TestServeEndToEndOverHTTP(t *testing.T) {
 	// Upload the bundle as a partner would.
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
-	for name, data := range map[string][]byte{"module.wasm": wasm, "connector.json": mf} {
+	files := map[string][]byte{"module.wasm": wasm, "connector.json": mf}
+	maps.Copy(files, runbooks) // a runbook's part is named by its path
+	for name, data := range files {
 		part, _ := mw.CreateFormFile(name, name)
 		_, _ = part.Write(data)
 	}

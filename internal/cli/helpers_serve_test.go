@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"maps"
 	"mime/multipart"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/wasmbuild"
+	"github.com/sluicehq/sluice/registry"
 )
 
 // directoryBuild builds the example connector (cached on disk) and
@@ -40,12 +42,26 @@ func readFile(t *testing.T, path string) []byte {
 	return b
 }
 
+// readBundle reads the bundle of the connector built at modulePath with
+// its connector.json at manifestPath: the runbooks the manifest names
+// come from beside it.
+func readBundle(t *testing.T, modulePath, manifestPath string) *registry.Bundle {
+	t.Helper()
+	mf, runbooks, err := wasmbuild.ReadBundleFiles(manifestPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &registry.Bundle{Module: readFile(t, modulePath), Manifest: mf, Runbooks: runbooks}
+}
+
 // upload posts a connector bundle (multipart) as the admin, for partner p.
-func upload(t *testing.T, base, key string, module, manifest []byte) {
+func upload(t *testing.T, base, key string, bundle *registry.Bundle) {
 	t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
-	for name, b := range map[string][]byte{"module.wasm": module, "connector.json": manifest} {
+	files := map[string][]byte{"module.wasm": bundle.Module, "connector.json": bundle.Manifest}
+	maps.Copy(files, bundle.Runbooks) // a runbook's part is named by its path
+	for name, b := range files {
 		part, _ := mw.CreateFormFile(name, name)
 		_, _ = part.Write(b)
 	}

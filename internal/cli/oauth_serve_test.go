@@ -18,14 +18,15 @@ import (
 // and syncs with the token it earned (PKCE checked by the sandbox).
 func TestServeOAuthAuthorizationCodeOverHTTP(t *testing.T) {
 	wasm, manifest := directoryBuild(t)
+	bundle := readBundle(t, wasm, manifest)
 	var m protocol.Manifest
-	if err := json.Unmarshal(readFile(t, manifest), &m); err != nil {
+	if err := json.Unmarshal(bundle.Manifest, &m); err != nil {
 		t.Fatal(err)
 	}
 	m.Auth = protocol.Auth{Kind: protocol.AuthOAuth2AuthorizationCode,
 		AuthorizeURL: "{{config:base_url}}/oauth/authorize", TokenURL: "{{config:base_url}}/oauth/token",
 		Scopes: m.Auth.Scopes}
-	mf, _ := json.Marshal(m)
+	bundle.Manifest, _ = json.Marshal(m)
 	sb := sandbox.New(sandbox.Config{Users: 100})
 	remote, err := sb.Start("127.0.0.1:0")
 	if err != nil {
@@ -37,7 +38,7 @@ func TestServeOAuthAuthorizationCodeOverHTTP(t *testing.T) {
 	keyFile := filepath.Join(data, "admin.key")
 	s := startServe(t, "--data", data, "--allow-private", "--admin-key-file", keyFile)
 	key := adminKey(t, keyFile)
-	upload(t, s.base, key, readFile(t, wasm), mf)
+	upload(t, s.base, key, bundle)
 	body, _ := json.Marshal(map[string]any{"id": "dir", "connector": "directory", "version": m.Version,
 		"scopes": []string{"users:read", "groups:read"}, "config": map[string]string{"base_url": remote},
 		"credentials": map[string]string{"client_id": sandbox.DefaultClientID, "client_secret": sandbox.DefaultClientSecret}})

@@ -93,7 +93,7 @@ within --shutdown-timeout, then closes the engine and the store.`,
 	f.DurationVar(&o.rateLimitWindow, "health-rate-limit-window", 5*time.Minute, "how long after a 429 a connection's health stays degraded")
 	f.BoolVar(&o.demo, "demo", false, "also start sandbox remotes, register the example connector, create tenants acme and globex, write DIR/demo.json")
 	f.StringVar(&o.demoModule, "demo-module", "build/wasm/directory.wasm", "with --demo: the directory connector module")
-	f.StringVar(&o.demoManifest, "demo-manifest", "connectors-wasm/directory/connector.json", "with --demo: its manifest")
+	f.StringVar(&o.demoManifest, "demo-manifest", "connectors-wasm/directory/connector.json", "with --demo: its manifest (the runbooks it names are read beside it)")
 	f.StringVar(&o.kms, "kms", "local", "what wraps the tenants' data keys: local (a key file under DIR/keys) or awskms")
 	f.StringVar(&o.aws.KeyID, "kms-key-id", "", "with --kms awskms: the symmetric key (id, ARN or alias/…)")
 	f.StringVar(&o.aws.Region, "kms-region", "", "with --kms awskms: the region (default: the AWS SDK's)")
@@ -214,6 +214,15 @@ func runServe(ctx context.Context, out, errw io.Writer, o serveOptions) (err err
 		return err
 	}
 	defer func() { _ = b.webhooks.Shutdown(context.WithoutCancel(ctx)) }()
+	// Action runs a crash left running are failed, with receipts, before
+	// anything can execute: the store is this process's alone, so every
+	// running run was interrupted (grace 0). A run that cannot be
+	// reconciled stays running and is logged; it does not stop serve.
+	if n, err := b.actions.Reconcile(ctx, 0); err != nil {
+		logger.Warn("actions: reconcile interrupted runs", "reconciled", n, "err", err)
+	} else if n > 0 {
+		fmt.Fprintf(out, "failed %d action runs interrupted during execute (verify the remote)\n", n)
+	}
 	// The actions due-scan loop revokes expired grants, expires stale
 	// approvals and runs scheduled checks; it stops before the store.
 	if err := b.actions.Start(schedCtx); err != nil {

@@ -28,7 +28,7 @@ func TestServeHealthFollowsTheRemote(t *testing.T) {
 	const window = 2 * time.Second
 	s := startServe(t, "--data", data, "--allow-private", "--admin-key-file", keyFile, "--health-rate-limit-window", window.String())
 	key := adminKey(t, keyFile)
-	upload(t, s.base, key, readFile(t, module), readFile(t, manifest))
+	upload(t, s.base, key, readBundle(t, module, manifest))
 	conn := s.base + "/v1/tenants/acme/connections/dir"
 	body, _ := json.Marshal(map[string]any{"id": "dir", "connector": "directory", "version": "1.0.0",
 		"scopes": []string{"users:read", "groups:read"}, "config": map[string]string{"base_url": base},

@@ -40,7 +40,7 @@ func TestServeMetricsPassPromtool(t *testing.T) {
 	keyFile := filepath.Join(data, "admin.key")
 	s := startServe(t, "--data", data, "--allow-private", "--admin-key-file", keyFile)
 	key := adminKey(t, keyFile)
-	upload(t, s.base, key, readFile(t, module), readFile(t, manifest))
+	upload(t, s.base, key, readBundle(t, module, manifest))
 	conn := s.base + "/v1/tenants/acme/connections/dir"
 	body, _ := json.Marshal(map[string]any{"id": "dir", "connector": "directory", "version": "1.0.0",
 		"scopes": []string{"users:read", "groups:read", "users:write", "compliance:read"}, "config": map[string]string{"base_url": base},

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -120,7 +121,7 @@ func newTraceEnv(t *testing.T) *traceEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mf, err := os.ReadFile(filepath.Join(root, "connectors-wasm", "directory", "connector.json"))
+	mf, runbooks, err := wasmbuild.ReadBundleFiles(filepath.Join(root, "connectors-wasm", "directory", "connector.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +184,9 @@ func newTraceEnv(t *testing.T) *traceEnv {
 	// Upload the bundle and create the connection, as an operator would.
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
-	for name, data := range map[string][]byte{"module.wasm": wasm, "connector.json": mf} {
+	files := map[string][]byte{"module.wasm": wasm, "connector.json": mf}
+	maps.Copy(files, runbooks) // a runbook's part is named by its path
+	for name, data := range files {
 		part, _ := mw.CreateFormFile(name, name)
 		_, _ = part.Write(data)
 	}

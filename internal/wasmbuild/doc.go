@@ -12,5 +12,10 @@
 // renamed into place, so test binaries that build the same module at the
 // same time never see a partial file.
 //
+// [ReadBundleFiles] reads the rest of a connector's bundle from its
+// folder: connector.json and the runbooks it names. Tests that upload an
+// example connector and `sluice serve --demo` use it, so every upload
+// carries the runbooks the manifest promises.
+//
 // Checking a module's imports is the engine's job, not this package's.
 package wasmbuild
