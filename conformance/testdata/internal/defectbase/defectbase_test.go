@@ -195,7 +195,10 @@ func TestDefectManifests(t *testing.T) {
 				delete(got, k)
 			}
 			for k, v := range want {
-				if k == "id" || k == "name" || k == "description" {
+				// Runbooks are the directory's own pages, not shipped in a
+				// defect's bundle: the base fails observability.runbooks
+				// by design (conformance/suite_test.go).
+				if k == "id" || k == "name" || k == "description" || k == "runbooks" {
 					continue
 				}
 				if !reflect.DeepEqual(got[k], v) {
