@@ -17,17 +17,20 @@ import (
 // input with it ([Drops.Call], [Drops.JSON]), so that a value the store
 // may not keep is not kept by the tape either.
 //
-// Values also kept in an accepted object are never replaced: the guest
-// may have copied them into a kept field, and replacing them would make
+// A value an accepted object kept is not replaced where the guest may
+// have copied it from: under a dropped name only if it was kept under
+// that same name (a mixed call's other type keeps the field), and as a
+// dropped value elsewhere if it was kept at all. Replacing it would make
 // the replay differ. A nil *Drops minimises nothing.
 type Drops struct {
 	names  map[string]struct{} // field names not kept
 	values map[string]struct{} // dropped string values (at least MinSecretLen bytes)
 	kept   map[string]struct{} // string and number values of kept fields
+	keptBy map[string]struct{} // the same, as field name + "\x00" + value
 }
 
 func newDrops() *Drops {
-	return &Drops{names: map[string]struct{}{}, values: map[string]struct{}{}, kept: map[string]struct{}{}}
+	return &Drops{names: map[string]struct{}{}, values: map[string]struct{}{}, kept: map[string]struct{}{}, keptBy: map[string]struct{}{}}
 }
 
 // drop notes a field removed from an object, with its value.
@@ -41,8 +44,19 @@ func (d *Drops) drop(name string, v any) {
 }
 
 // keep notes the values of an accepted object's kept data.
-func (d *Drops) keep(v any) {
-	walkLeaves(v, func(s string, _ bool) { d.kept[s] = struct{}{} })
+func (d *Drops) keep(data map[string]any) {
+	for name, v := range data {
+		walkLeaves(v, func(s string, _ bool) {
+			d.kept[s] = struct{}{}
+			d.keptBy[name+"\x00"+s] = struct{}{}
+		})
+	}
+}
+
+// keptAs reports whether v was kept under the field name.
+func (d *Drops) keptAs(name, v string) bool {
+	_, ok := d.keptBy[name+"\x00"+v]
+	return ok
 }
 
 func (d *Drops) merge(o *Drops) {
@@ -54,6 +68,9 @@ func (d *Drops) merge(o *Drops) {
 	}
 	for k := range o.kept {
 		d.kept[k] = struct{}{}
+	}
+	for k := range o.keptBy {
+		d.keptBy[k] = struct{}{}
 	}
 }
 
@@ -133,7 +150,7 @@ func (d *Drops) JSON(b []byte) ([]byte, int) {
 // valid is JSON for b known to be valid JSON.
 func (d *Drops) valid(b []byte) ([]byte, int) {
 	sc := jsonScan{d: d, b: b}
-	sc.value(false)
+	sc.value(false, "")
 	if sc.n == 0 {
 		return b, 0
 	}
@@ -178,8 +195,9 @@ func (s *jsonScan) ws() {
 	}
 }
 
-// value scans one value; dropped says it belongs to a field not kept.
-func (s *jsonScan) value(dropped bool) {
+// value scans one value; dropped says it belongs to a field not kept,
+// the one named name.
+func (s *jsonScan) value(dropped bool, name string) {
 	s.ws()
 	switch c := s.b[s.i]; {
 	case c == '{':
@@ -196,10 +214,14 @@ func (s *jsonScan) value(dropped bool) {
 			}
 			start := s.i
 			s.str()
-			_, named := s.d.names[s.text(start, s.i)]
+			key := s.text(start, s.i)
 			s.ws()
 			s.i++ // ':'
-			s.value(dropped || named)
+			if _, named := s.d.names[key]; named && !dropped {
+				s.value(true, key)
+			} else {
+				s.value(dropped, name)
+			}
 		}
 	case c == '[':
 		s.i++
@@ -212,12 +234,12 @@ func (s *jsonScan) value(dropped bool) {
 			case ',':
 				s.i++
 			}
-			s.value(dropped)
+			s.value(dropped, name)
 		}
 	case c == '"':
 		start := s.i
 		s.str()
-		s.leafString(start, dropped)
+		s.leafString(start, dropped, name)
 	case c == 't' || c == 'n':
 		s.i += 4
 	case c == 'f':
@@ -227,7 +249,7 @@ func (s *jsonScan) value(dropped bool) {
 		for s.i < len(s.b) && strings.IndexByte("+-.0123456789eE", s.b[s.i]) >= 0 {
 			s.i++
 		}
-		if _, kept := s.d.kept[string(s.b[start:s.i])]; dropped && !kept {
+		if dropped && !s.d.keptAs(name, string(s.b[start:s.i])) {
 			s.add(start, []byte("0"), 1)
 		}
 	}
@@ -262,13 +284,18 @@ func (s *jsonScan) text(start, end int) string {
 	return v
 }
 
-func (s *jsonScan) leafString(start int, dropped bool) {
+func (s *jsonScan) leafString(start int, dropped bool, name string) {
 	v := s.text(start, s.i)
-	if _, kept := s.d.kept[v]; kept {
+	if dropped {
+		if !s.d.keptAs(name, v) {
+			s.add(start, droppedLiteral, 1)
+		}
 		return
 	}
-	if _, ok := s.d.values[v]; ok || dropped {
-		s.add(start, droppedLiteral, 1)
+	if _, ok := s.d.values[v]; ok {
+		if _, kept := s.d.kept[v]; !kept {
+			s.add(start, droppedLiteral, 1)
+		}
 		return
 	}
 	if t := strings.TrimSpace(v); t != "" && (t[0] == '{' || t[0] == '[') {
