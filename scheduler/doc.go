@@ -42,6 +42,12 @@
 // engine commits a checkpoint with every page, and a sync run again
 // continues from the last committed page.
 //
+// [Scheduler.Cancel] stops one connection's job, for a connection being
+// deleted: a queued job is dropped, a running job's own context is
+// canceled and Cancel waits for it to return, so the caller deletes the
+// connection's records only once nothing writes to them. Such a job ends
+// [Canceled] and, unlike an interrupted one, is not resumed.
+//
 // # Time
 //
 // Schedules are driven by a [Clock]; tests pass a fake one and move time

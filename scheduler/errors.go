@@ -27,6 +27,14 @@ var (
 	// It wraps the run's own error in JobState.Err, and the job is listed
 	// by Pending.
 	ErrInterrupted = errors.New("scheduler: run interrupted by shutdown")
+	// ErrCanceled: Cancel stopped the run (JobState.Err of a Canceled
+	// job wraps it). The job is not listed by Pending: its connection is
+	// going away.
+	ErrCanceled = errors.New("scheduler: run canceled")
+	// ErrStillRunning: Cancel's context ended before the canceled run's
+	// RunFunc returned; the error is a *StillRunningError. The run holds
+	// its connection until it returns.
+	ErrStillRunning = errors.New("scheduler: canceled run still running")
 	// ErrPanic: the RunFunc panicked; the error is a *PanicError.
 	ErrPanic = errors.New("scheduler: run panicked")
 )
@@ -71,3 +79,19 @@ func (e *PanicError) Error() string { return fmt.Sprintf("scheduler: run panicke
 
 // Unwrap makes errors.Is(err, ErrPanic) true.
 func (e *PanicError) Unwrap() error { return ErrPanic }
+
+// StillRunningError names the run Cancel gave up waiting for. It matches
+// ErrStillRunning and the context's error.
+type StillRunningError struct {
+	Tenant, Connection string
+	RunID              string
+	Err                error // Cancel's ctx.Err()
+}
+
+func (e *StillRunningError) Error() string {
+	return fmt.Sprintf("scheduler: run %s of connection %s/%s did not stop: %v", e.RunID, e.Tenant, e.Connection, e.Err)
+}
+
+// Unwrap makes errors.Is(err, ErrStillRunning) and errors.Is(err,
+// context.DeadlineExceeded) (or Canceled) true.
+func (e *StillRunningError) Unwrap() []error { return []error{ErrStillRunning, e.Err} }

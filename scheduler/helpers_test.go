@@ -205,6 +205,27 @@ func newScheduler(t *testing.T, r *runner, clk *fakeClock, cfg scheduler.Config)
 	return s
 }
 
+// stuckRun starts a job of acme/dir on a scheduler whose RunFunc ignores
+// cancellation and returns them with the job's run id; the test releases
+// the run with r.finish.
+func stuckRun(t *testing.T) (*runner, *scheduler.Scheduler, string) {
+	t.Helper()
+	r := newRunner()
+	r.ignoreCancel = true
+	s := newScheduler(t, r, newFakeClock(), scheduler.Config{})
+	start(t, s)
+	id := submit(t, s, "acme", "dir")
+	r.next(t)
+	return r, s, id
+}
+
+// doneContext is a context that is already canceled.
+func doneContext() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
+
 func start(t *testing.T, s *scheduler.Scheduler) {
 	t.Helper()
 	if err := s.Start(context.Background()); err != nil {

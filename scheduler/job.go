@@ -25,6 +25,9 @@ const (
 	Running Status = "running"
 	Done    Status = "done"   // the RunFunc returned nil
 	Failed  Status = "failed" // the RunFunc returned an error (or panicked)
+	// Canceled: Cancel dropped the job from the queue, or canceled its
+	// context and the RunFunc returned an error.
+	Canceled Status = "canceled"
 )
 
 // Job is one run to start.
@@ -51,8 +54,8 @@ type Job struct {
 	RunID string
 }
 
-// RunFunc runs a job to its end. ctx is canceled by Shutdown; the
-// function should return soon after (the engine stops at the next page
+// RunFunc runs a job to its end. ctx is canceled by Shutdown and by
+// Cancel of the job's connection; the function should return soon after (the engine stops at the next page
 // boundary).
 type RunFunc func(ctx context.Context, j Job) error
 
@@ -62,7 +65,8 @@ type JobState struct {
 	Status Status
 	// Err is the RunFunc's error for a Failed job: wrapping
 	// ErrInterrupted if Shutdown canceled it, a *PanicError if it
-	// panicked.
+	// panicked. For a Canceled job it wraps ErrCanceled (and the
+	// RunFunc's error if the job had started).
 	Err        error
 	EnqueuedAt time.Time
 	StartedAt  time.Time // zero while queued

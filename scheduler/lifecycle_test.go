@@ -84,15 +84,8 @@ func TestShutdown(t *testing.T) {
 // TestShutdownDeadline: a run that ignores cancellation makes Shutdown
 // give up at its context; the run is still reported as pending.
 func TestShutdownDeadline(t *testing.T) {
-	r, clk := newRunner(), newFakeClock()
-	r.ignoreCancel = true
-	s := newScheduler(t, r, clk, scheduler.Config{})
-	start(t, s)
-	id := submit(t, s, "acme", "dir")
-	r.next(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := s.Shutdown(ctx); !errors.Is(err, context.Canceled) {
+	r, s, id := stuckRun(t)
+	if err := s.Shutdown(doneContext()); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Shutdown = %v, want the context's error", err)
 	}
 	if p := s.Pending(); len(p) != 1 || p[0].RunID != id {

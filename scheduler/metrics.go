@@ -14,7 +14,7 @@ const (
 )
 
 // metrics are the scheduler's collectors. Labels are bounded: kind (2),
-// result (3), source (2), reason (4); never tenant or connection.
+// result (4), source (2), reason (4); never tenant or connection.
 type metrics struct {
 	queueDepth prometheus.Gauge
 	runningG   prometheus.Gauge
@@ -36,7 +36,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "sluice_scheduler_runs_started_total", Help: "Jobs started, by kind.",
 		}, []string{"kind"}),
 		finishedC: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sluice_scheduler_runs_finished_total", Help: "Jobs finished, by kind and result (done, failed, interrupted).",
+			Name: "sluice_scheduler_runs_finished_total", Help: "Jobs finished, by kind and result (done, failed, interrupted, canceled).",
 		}, []string{"kind", "result"}),
 		rejectedC: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_scheduler_rejected_total", Help: "Submissions refused (api) or due syncs skipped (schedule), by reason (busy, queue_full, closed, other).",

@@ -1,5 +1,7 @@
 package scheduler
 
+import "slices"
+
 // fairQueue holds the queued jobs: one FIFO per tenant, and the choice of
 // which tenant's job starts next. It is not safe for concurrent use; the
 // Scheduler's mutex guards it.
@@ -86,16 +88,43 @@ func (q *fairQueue) unready(t *tenantQ) {
 }
 
 // finished records the end of one of tenant's running jobs and forgets
-// the tenant once it has nothing queued or running, so the map stays
-// bounded by active tenants.
+// the tenant once it is idle.
 func (q *fairQueue) finished(tenant string) {
 	t := q.tenants[tenant]
 	if t == nil {
 		return
 	}
 	t.running--
+	q.forgetIdle(t)
+}
+
+// remove drops a queued job (Cancel) and reports whether it was queued.
+// It is linear in the tenant's queue, which Cancel of a connection can
+// afford.
+func (q *fairQueue) remove(e *entry) bool {
+	t := q.tenants[e.job.Tenant]
+	if t == nil {
+		return false
+	}
+	i := slices.Index(t.jobs, e)
+	if i < 0 {
+		return false
+	}
+	t.jobs = slices.Delete(t.jobs, i, i+1)
+	q.size--
+	if len(t.jobs) == 0 {
+		t.jobs = nil
+		q.unready(t)
+	}
+	q.forgetIdle(t)
+	return true
+}
+
+// forgetIdle drops t once it has nothing queued or running, so the map
+// stays bounded by active tenants.
+func (q *fairQueue) forgetIdle(t *tenantQ) {
 	if t.running <= 0 && len(t.jobs) == 0 {
-		delete(q.tenants, tenant)
+		delete(q.tenants, t.name)
 	}
 }
 

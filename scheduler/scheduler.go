@@ -81,6 +81,8 @@ type entry struct {
 	status      Status
 	err         error
 	interrupted bool
+	canceled    bool               // Cancel asked the running job to stop
+	cancel      context.CancelFunc // cancels the running job's context
 	enqueuedAt  time.Time
 	startedAt   time.Time
 	finishedAt  time.Time
@@ -209,8 +211,12 @@ func (s *Scheduler) dispatchLocked() {
 		s.running++
 		e.status, e.startedAt = Running, s.clock.Now()
 		s.m.started(e.job.Kind, e.startedAt.Sub(e.enqueuedAt))
+		// Each run has its own context so Cancel can stop one job;
+		// Shutdown still stops them all through base.
+		ctx, cancel := context.WithCancel(s.base)
+		e.cancel = cancel
 		s.wg.Add(1)
-		go s.execute(s.base, e)
+		go s.execute(ctx, e)
 	}
 	s.m.gauges(s.q.size, s.running)
 }
@@ -220,6 +226,7 @@ func (s *Scheduler) execute(ctx context.Context, e *entry) {
 	defer s.wg.Done()
 	s.log.LogAttrs(ctx, slog.LevelDebug, "run started", jobAttrs(e.job)...)
 	err := s.call(ctx, e.job)
+	e.cancel() // release the context; e.cancel is set before the goroutine starts
 	s.finish(e, err)
 }
 
@@ -244,6 +251,9 @@ func (s *Scheduler) finish(e *entry, err error) {
 	switch {
 	case err == nil:
 		e.status = Done
+	case e.canceled: // before the shutdown case: a canceled job is not resumed
+		e.status, e.err = Canceled, fmt.Errorf("%w: %w", ErrCanceled, err)
+		result = "canceled"
 	case s.base.Err() != nil:
 		e.status, e.err, e.interrupted = Failed, fmt.Errorf("%w: %w", ErrInterrupted, err), true
 		s.interrupted = append(s.interrupted, e)

@@ -28,9 +28,13 @@ type Config struct {
 	Engine      *engine.Engine
 	Connections Connections
 	// Scheduler tunes the queue; its Run is set by the Service.
-	Scheduler  scheduler.Config
-	Logger     *slog.Logger
-	Registerer prometheus.Registerer
+	Scheduler scheduler.Config
+	// StopTimeout bounds how long deleting a connection waits for its
+	// running job to stop (the engine stops when the connector's call in
+	// flight returns); 0 means 30 s.
+	StopTimeout time.Duration
+	Logger      *slog.Logger
+	Registerer  prometheus.Registerer
 }
 
 // Service implements api.Scheduler over a scheduler.Scheduler.
@@ -39,6 +43,8 @@ type Service struct {
 	eng   *engine.Engine
 	conns Connections
 	sched *scheduler.Scheduler
+	// stopTimeout is Config.StopTimeout with its default.
+	stopTimeout time.Duration
 }
 
 var _ api.Scheduler = (*Service)(nil)
@@ -48,7 +54,10 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil || cfg.Engine == nil || cfg.Connections == nil {
 		return nil, errors.New("runs: Store, Engine and Connections are required")
 	}
-	s := &Service{db: cfg.Store, eng: cfg.Engine, conns: cfg.Connections}
+	s := &Service{db: cfg.Store, eng: cfg.Engine, conns: cfg.Connections, stopTimeout: cfg.StopTimeout}
+	if s.stopTimeout <= 0 {
+		s.stopTimeout = 30 * time.Second
+	}
 	sc := cfg.Scheduler
 	sc.Run = s.run
 	if sc.Logger == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/scheduler"
@@ -119,10 +120,34 @@ func (c *scheduledConnections) Disable(ctx context.Context, t *store.Tenant, id 
 	return conn, c.follow(t, conn)
 }
 
+// Delete stops the connection's job before the store deletes the
+// connection: a sync still running would commit its next page after the
+// cascade, writing back a running run record and a checkpoint that a
+// connection recreated under the same id would resume from. The schedule
+// goes first, so no periodic sync comes due in between. If the job does
+// not stop within StopTimeout the connection is not deleted (503, retry).
 func (c *scheduledConnections) Delete(ctx context.Context, t *store.Tenant, id string) error {
+	c.s.sched.RemoveSchedule(t.ID(), id)
+	sctx, cancel := context.WithTimeout(ctx, c.s.stopTimeout)
+	defer cancel()
+	if _, err := c.s.sched.Cancel(sctx, t.ID(), id); err != nil {
+		c.reschedule(ctx, t, id)
+		return &api.StatusError{Status: http.StatusServiceUnavailable,
+			Detail: fmt.Sprintf("the connection's run did not stop within %s, so the connection was not deleted; retry", c.s.stopTimeout),
+			Err:    fmt.Errorf("runs: delete connection %s/%s: %w", t.ID(), id, err)}
+	}
 	if err := c.Connections.Delete(ctx, t, id); err != nil {
+		c.reschedule(ctx, t, id)
 		return err
 	}
-	c.s.sched.RemoveSchedule(t.ID(), id)
 	return nil
+}
+
+// reschedule restores the periodic sync of a connection Delete left in
+// place; a connection that is gone or unreadable keeps none (Restore
+// sets it again at the next start).
+func (c *scheduledConnections) reschedule(ctx context.Context, t *store.Tenant, id string) {
+	if conn, err := t.Connection(context.WithoutCancel(ctx), id); err == nil {
+		_ = c.follow(t, conn)
+	}
 }

@@ -80,6 +80,8 @@ type traceEnv struct {
 	keys          receipt.KeySet
 	spans         *tracetest.InMemoryExporter
 	logs          *lockedBuffer
+	sb            *sandbox.Server // the remote, for faults
+	connBody      []byte          // the request that created the connection "dir"
 
 	mu     sync.Mutex
 	remote []remoteRequest
@@ -179,7 +181,7 @@ func newTraceEnv(t *testing.T) *traceEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env.url, env.adminKey, env.db, env.svc = ts.URL, admin, db, svc
+	env.url, env.adminKey, env.db, env.svc, env.sb = ts.URL, admin, db, svc, sb
 
 	// Upload the bundle and create the connection, as an operator would.
 	var buf bytes.Buffer
@@ -199,6 +201,7 @@ func newTraceEnv(t *testing.T) *traceEnv {
 		"config":      map[string]string{"base_url": remote.URL},
 		"credentials": map[string]string{"client_id": sandbox.DefaultClientID, "client_secret": sandbox.DefaultClientSecret},
 	})
+	env.connBody = body
 	if resp, b := env.do(t, "POST", "/v1/tenants/acme/connections", "application/json", body, nil); resp.StatusCode != 201 {
 		t.Fatalf("connection: %d %s", resp.StatusCode, b)
 	}
@@ -231,22 +234,13 @@ func (e *traceEnv) do(t *testing.T, method, path, ct string, body []byte, hdr ma
 // for the run; it returns the response's correlation id and the run.
 func (e *traceEnv) sync(t *testing.T, hdr map[string]string) (string, store.Run) {
 	t.Helper()
-	resp, b := e.do(t, "POST", "/v1/tenants/acme/connections/dir/sync", "application/json", []byte(`{"full":true}`), hdr)
-	if resp.StatusCode != 202 {
-		t.Fatalf("sync: %d %s", resp.StatusCode, b)
-	}
-	var acc struct {
-		RunID string `json:"run_id"`
-	}
-	if err := json.Unmarshal(b, &acc); err != nil || acc.RunID == "" {
-		t.Fatalf("sync answer %s: %v", b, err)
-	}
+	runID, resp := e.submitSync(t, `{"full":true}`, hdr)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := e.svc.Wait(ctx, acc.RunID); err != nil {
-		t.Fatalf("run %s: %v", acc.RunID, err)
+	if err := e.svc.Wait(ctx, runID); err != nil {
+		t.Fatalf("run %s: %v", runID, err)
 	}
-	return resp.Header.Get("X-Correlation-Id"), e.run(t, acc.RunID)
+	return resp.Header.Get("X-Correlation-Id"), e.run(t, runID)
 }
 
 func (e *traceEnv) run(t *testing.T, id string) store.Run {
