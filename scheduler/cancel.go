@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"log/slog"
+	"sync"
 )
 
 // Cancel stops the connection's job, for a connection being deleted: a
@@ -59,4 +60,26 @@ func (s *Scheduler) dropLocked(key connKey, e *entry) {
 	close(e.done)
 	s.m.gauges(s.q.size, s.running)
 	s.log.LogAttrs(context.Background(), slog.LevelInfo, "run canceled before it started", jobAttrs(e.job)...)
+}
+
+// Hold keeps the connection from taking jobs until release is called:
+// Submit (and a periodic sync coming due) is refused with a *BusyError
+// whose Held is set. Deleting a connection holds it from before Cancel
+// until the store delete is done, so no job starts in between. Holds
+// nest; release is idempotent.
+func (s *Scheduler) Hold(tenant, connection string) (release func()) {
+	key := connKey{tenant, connection}
+	s.mu.Lock()
+	s.held[key]++
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if s.held[key]--; s.held[key] <= 0 {
+				delete(s.held, key)
+			}
+		})
+	}
 }

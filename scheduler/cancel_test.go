@@ -123,3 +123,27 @@ func TestCancelWaitsForTheRun(t *testing.T) {
 		t.Fatalf("Cancel once the run returned = %d, %v; want 0, nil", n, err)
 	}
 }
+
+// TestHold: a held connection takes no job until every hold is
+// released; other connections are not held, and release is idempotent.
+func TestHold(t *testing.T) {
+	s := newScheduler(t, newRunner(), newFakeClock(), scheduler.Config{PerTenantConcurrency: 1, GlobalConcurrency: 4})
+	start(t, s)
+	job := scheduler.Job{Tenant: "acme", Connection: "dir", Kind: scheduler.KindSync}
+	first := s.Hold("acme", "dir")
+	second := s.Hold("acme", "dir")
+	_, err := s.Submit(context.Background(), job)
+	var be *scheduler.BusyError
+	if !errors.Is(err, scheduler.ErrBusy) || !errors.As(err, &be) || !be.Held || be.RunID != "" {
+		t.Fatalf("Submit on a held connection = %v, want a held BusyError", err)
+	}
+	submit(t, s, "acme", "crm")
+	submit(t, s, "globex", "dir")
+	first()
+	first() // idempotent: the second hold still counts
+	if _, err := s.Submit(context.Background(), job); !errors.Is(err, scheduler.ErrBusy) {
+		t.Fatalf("Submit with one hold left = %v, want ErrBusy", err)
+	}
+	second()
+	submit(t, s, "acme", "dir")
+}

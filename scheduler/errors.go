@@ -59,9 +59,15 @@ type BusyError struct {
 	Tenant, Connection string
 	RunID              string // the job already queued or running
 	Status             Status // its status when the submit was refused
+	// Held is set, and RunID empty, when Hold keeps the connection (it
+	// is being deleted).
+	Held bool
 }
 
 func (e *BusyError) Error() string {
+	if e.Held {
+		return fmt.Sprintf("scheduler: connection %s/%s is being deleted", e.Tenant, e.Connection)
+	}
 	return fmt.Sprintf("scheduler: connection %s/%s busy: run %s is %s", e.Tenant, e.Connection, e.RunID, e.Status)
 }
 

@@ -61,6 +61,7 @@ type Scheduler struct {
 	running     int
 	jobs        map[string]*entry  // every job still known, by run id
 	busy        map[connKey]*entry // the queued-or-running job of a connection
+	held        map[connKey]int    // connections Hold keeps from taking jobs
 	finished    []*entry           // finished jobs, oldest first, for eviction
 	interrupted []*entry           // jobs Shutdown canceled mid-run
 	seq         uint64
@@ -122,7 +123,7 @@ func New(cfg Config) (*Scheduler, error) {
 		queueLimit: orDefault(cfg.QueueLimit, 10_000), retain: orDefault(cfg.Retain, 10_000),
 		minInterval: cfg.MinInterval,
 		wake:        make(chan struct{}, 1), closedc: make(chan struct{}),
-		q: newFairQueue(), jobs: map[string]*entry{}, busy: map[connKey]*entry{},
+		q: newFairQueue(), jobs: map[string]*entry{}, busy: map[connKey]*entry{}, held: map[connKey]int{},
 		schedByConn: map[connKey]*schedule{},
 	}
 	if s.clock == nil {
@@ -171,6 +172,9 @@ func (s *Scheduler) submitLocked(j Job) (string, error) {
 		return "", ErrClosed
 	}
 	key := connKey{j.Tenant, j.Connection}
+	if s.held[key] > 0 {
+		return "", &BusyError{Tenant: j.Tenant, Connection: j.Connection, Held: true}
+	}
 	if e := s.busy[key]; e != nil {
 		return "", &BusyError{Tenant: j.Tenant, Connection: j.Connection, RunID: e.job.RunID, Status: e.status}
 	}

@@ -127,6 +127,10 @@ func (c *scheduledConnections) Disable(ctx context.Context, t *store.Tenant, id 
 // goes first, so no periodic sync comes due in between. If the job does
 // not stop within StopTimeout the connection is not deleted (503, retry).
 func (c *scheduledConnections) Delete(ctx context.Context, t *store.Tenant, id string) error {
+	// Held until the store delete is done: a sync asked for meanwhile is
+	// refused (409) instead of racing the cascade.
+	release := c.s.sched.Hold(t.ID(), id)
+	defer release()
 	c.s.sched.RemoveSchedule(t.ID(), id)
 	sctx, cancel := context.WithTimeout(ctx, c.s.stopTimeout)
 	defer cancel()
