@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -83,6 +84,7 @@ func (e *Engine) Execute(ctx context.Context, c Connection, req ActionRequest) (
 	oc := e.oneCall(c, runID, corr, false, protocol.ExportExecute, in)
 	res := &ActionResult{Tape: oc.tape}
 	out, err := oc.run(ctx, e)
+	oc.minimise(req.Params)
 	if err == nil {
 		err = decodeOutput(protocol.ExportExecute, out, &res.Response)
 	}
@@ -263,6 +265,21 @@ func (oc *singleCall) run(ctx context.Context, e *Engine) ([]byte, error) {
 	}
 	e.metrics.runs.WithLabelValues(oc.export, resultOf(err)).Inc()
 	return out, err
+}
+
+// minimise takes from an action's tape what the store may not keep: the
+// remote answers a change with the object (a user with its phone), so
+// the names the manifest's types drop are minimised as an ingest call's
+// would be, sparing the caller's own parameters.
+func (oc *singleCall) minimise(params json.RawMessage) {
+	var in map[string]any
+	dec := json.NewDecoder(bytes.NewReader(params))
+	dec.UseNumber()
+	if len(params) > 0 && dec.Decode(&in) != nil {
+		in = nil
+	}
+	hostfns.ManifestDrops(oc.c.Module.Manifest, oc.c.Module.schemas, oc.c.Fields, in).Call(&oc.tape.Calls[0])
+	oc.tape.Fields = oc.c.Fields
 }
 
 func resultOf(err error) string {

@@ -225,6 +225,47 @@ func TestMinimisationScan(t *testing.T) {
 	}
 }
 
+// An action's answer carries the changed object whole (the sandbox
+// answers a deactivation with the user, phone included): its tape is
+// minimised like an ingest call's, spares the caller's parameters, and
+// still replays identically.
+func TestMinimisedActionTape(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	sb, base := startSandbox(t, sandboxConfig(10))
+	if _, err := sb.UpdateUser("u-0000002", map[string]any{"phone": plantedPhone}); err != nil {
+		t.Fatal(err)
+	}
+	mod := r.module("directory", nil)
+	conn := r.conn("acme", mod, base)
+	ctx := context.Background()
+	res, err := r.eng.Execute(ctx, conn, engine.ActionRequest{Action: "deactivate_user", Params: json.RawMessage(`{"user_id":"u-0000002"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := json.Marshal(res.Tape)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := tapeText(t, tb)
+	if bytes.Contains(text, []byte(plantedPhone)) {
+		t.Error("the phone reached the action's tape")
+	}
+	if !bytes.Contains(text, []byte(`"u-0000002"`)) || res.Tape.Calls[0].Minimised == 0 {
+		t.Errorf("the tape lost the caller's user id or minimised nothing (%d)", res.Tape.Calls[0].Minimised)
+	}
+	tp, err := tape.Parse(tb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := r.eng.Replay(ctx, mod, tp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Identical() {
+		t.Errorf("the minimised action tape does not replay identically:\n%s", rep.Diff())
+	}
+}
+
 // With persistent indexing off, no object value reaches any file of the
 // Badger folder, the stream delivers every object, and digests, lineage
 // and the receipt remain.

@@ -354,7 +354,26 @@ func (e *Emitter) Drops() *Drops {
 	e.dmu.Lock()
 	d.merge(e.drops)
 	e.dmu.Unlock()
-	for _, pol := range e.objects {
+	d.declared(e.objects)
+	return d
+}
+
+// ManifestDrops is the Drops of a call without an emit door (an action):
+// every name the manifest's object types declare, in their schema or
+// allow-list, but do not keep under the connection's narrowing. Values
+// of input (the caller's own parameters, which the guest may send and
+// the remote echo) are spared under their names.
+func ManifestDrops(m *protocol.Manifest, s *Schemas, narrow map[string][]string, input map[string]any) *Drops {
+	e := NewEmitter(EmitConfig{Manifest: m, Schemas: s, Narrow: narrow})
+	d := newDrops()
+	d.declared(e.objects)
+	d.keep(input)
+	return d
+}
+
+// declared adds the names the in-stream types declare but do not keep.
+func (d *Drops) declared(objects map[string]*objectPolicy) {
+	for _, pol := range objects {
 		if !pol.inStream {
 			continue
 		}
@@ -375,5 +394,4 @@ func (e *Emitter) Drops() *Drops {
 			}
 		}
 	}
-	return d
 }
