@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -210,27 +209,7 @@ func (t *Tenant) Connections(ctx context.Context, after string, limit int) (out 
 			return nil, "", err
 		}
 	}
-	limit = clampLimit(limit)
-	prefix := t.prefixOf(kConnection)
-	var seek []byte
-	if after != "" { // ids hold no '/': the first key past after is after+0x00
-		seek = append(append(bytes.Clone(prefix), after...), 0)
-	}
-	err = t.db.view(func(txn *badger.Txn) error {
-		return iterate(ctx, txn, prefix, seek, false, func(item *badger.Item) (bool, error) {
-			if len(out) == limit {
-				next = out[len(out)-1].ID
-				return false, nil
-			}
-			var c Connection
-			if err := item.Value(func(v []byte) error { return unmarshal(v, &c) }); err != nil {
-				return false, err
-			}
-			out = append(out, c)
-			return true, nil
-		})
-	})
-	return out, next, err
+	return listAfter(ctx, t, t.prefixOf(kConnection), after, clampLimit(limit), func(c *Connection) string { return c.ID })
 }
 
 // UpdateConnection reads a connection, lets fn change it and writes it

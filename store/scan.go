@@ -130,3 +130,31 @@ func (t *Tenant) deleteKeys(op string, keys [][]byte) error {
 		})
 	})
 }
+
+// listAfter reads one page of JSON records stored directly under prefix,
+// in key order, from just after the record whose id (the key past
+// prefix) is after ("" starts at the first), at most limit (already
+// clamped). next is the id of the last record returned when more follow,
+// "" after the last. Ids hold no '/', so the first key past after is
+// after+0x00.
+func listAfter[T any](ctx context.Context, t *Tenant, prefix []byte, after string, limit int, id func(*T) string) (out []T, next string, err error) {
+	var seek []byte
+	if after != "" {
+		seek = append(append(bytes.Clone(prefix), after...), 0)
+	}
+	err = t.db.view(func(txn *badger.Txn) error {
+		return iterate(ctx, txn, prefix, seek, false, func(item *badger.Item) (bool, error) {
+			if len(out) == limit {
+				next = id(&out[len(out)-1])
+				return false, nil
+			}
+			var rec T
+			if err := item.Value(func(v []byte) error { return unmarshal(v, &rec) }); err != nil {
+				return false, err
+			}
+			out = append(out, rec)
+			return true, nil
+		})
+	})
+	return out, next, err
+}

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -403,27 +402,7 @@ func (t *Tenant) InboxEvents(ctx context.Context, after string, limit int) (out 
 			return nil, "", err
 		}
 	}
-	limit = clampLimit(limit)
-	prefix := t.prefixOf(kInbox)
-	var seek []byte
-	if after != "" {
-		seek = append(append(bytes.Clone(prefix), after...), 0)
-	}
-	err = t.db.view(func(txn *badger.Txn) error {
-		return iterate(ctx, txn, prefix, seek, false, func(item *badger.Item) (bool, error) {
-			if len(out) == limit {
-				next = out[len(out)-1].ID
-				return false, nil
-			}
-			var e InboxEvent
-			if err := item.Value(func(v []byte) error { return unmarshal(v, &e) }); err != nil {
-				return false, err
-			}
-			out = append(out, e)
-			return true, nil
-		})
-	})
-	return out, next, err
+	return listAfter(ctx, t, t.prefixOf(kInbox), after, clampLimit(limit), func(e *InboxEvent) string { return e.ID })
 }
 
 // InboxEvent returns one pending inbox event; ErrNotFound if it was

@@ -103,6 +103,17 @@ func TestAcceptWebhooksDeduplicates(t *testing.T) {
 	if string(evs[0].Body) != `{"id":"evt_1"}` {
 		t.Fatalf("body = %q", evs[0].Body)
 	}
+	// Paged two at a time, then from the cursor.
+	page, next, err := tn.InboxEvents(ctx, "", 2)
+	mustNil(t, err)
+	if len(page) != 2 || next != "e3" {
+		t.Fatalf("first page %+v next %q, want e1, e3 then e3", page, next)
+	}
+	page, next, err = tn.InboxEvents(ctx, next, 2)
+	mustNil(t, err)
+	if len(page) != 1 || page[0].ID != "e5" || next != "" {
+		t.Fatalf("second page %+v next %q, want e5 and the end", page, next)
+	}
 	mustNil(t, tn.DeleteInboxEvent(ctx, "e1"))
 	if _, err := tn.InboxEvent(ctx, "e1"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("deleted inbox event: %v", err)
