@@ -21,13 +21,15 @@ func (noConns) Connection(context.Context, *store.Tenant, string) (engine.Connec
 	return engine.Connection{}, store.ErrNotFound
 }
 
-func TestConnectionStatsCountsDeadLetters(t *testing.T) {
-	ctx := context.Background()
+// noConnsService is a runs service over a real Badger and engine whose
+// connections resolver knows none (noConns), closed with the test.
+func noConnsService(t *testing.T) (*store.DB, *runs.Service) {
+	t.Helper()
 	db, err := store.Open(store.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { _ = db.Close() })
 	key, err := receipt.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -36,11 +38,17 @@ func TestConnectionStatsCountsDeadLetters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer eng.Close(ctx)
+	t.Cleanup(func() { _ = eng.Close(context.Background()) })
 	svc, err := runs.New(runs.Config{Store: db, Engine: eng, Connections: noConns{}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return db, svc
+}
+
+func TestConnectionStatsCountsDeadLetters(t *testing.T) {
+	ctx := context.Background()
+	db, svc := noConnsService(t)
 	acme, _ := db.Tenant("acme")
 	now := time.Now()
 	for _, id := range []string{"i1", "i2"} {

@@ -2,14 +2,10 @@ package runs_test
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"testing"
 	"time"
 
-	"github.com/sluicehq/sluice/engine"
-	"github.com/sluicehq/sluice/internal/runs"
-	"github.com/sluicehq/sluice/receipt"
 	"github.com/sluicehq/sluice/store"
 )
 
@@ -19,24 +15,7 @@ import (
 // the engine cannot run (noConns), still lists its history.
 func TestRunsOfAConnectionThatDoesNotExist(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(store.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	key, err := receipt.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Config{Store: db, Signer: receipt.NewSigner(key)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close(ctx)
-	svc, err := runs.New(runs.Config{Store: db, Engine: eng, Connections: noConns{}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, svc := noConnsService(t)
 	acme, _ := db.Tenant("acme")
 	globex, _ := db.Tenant("globex")
 	now := time.Now().UTC()
